@@ -1,0 +1,157 @@
+# pam_django / nss_django: one Makefile for the whole tree.
+#
+#   make                 build everything into build/
+#   make check           build and run every test (unit + integration)
+#   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo            the main job, shown end to end
+#   make install DESTDIR=... PREFIX=/usr
+#
+# Missing Debian packages are installed with apt-get when running as root;
+# otherwise the build stops and prints the exact command (tools/ensure-packages).
+
+B        := build
+PREFIX   ?= /usr
+SYSCONFDIR ?= /etc
+MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+LIBDIR   ?= $(PREFIX)/lib/$(MULTIARCH)
+PAMDIR   ?= $(LIBDIR)/security
+SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+
+CXX      ?= g++
+SANITIZE ?= 0
+
+# Debian packages: what the build needs, and what the tests need on top.
+PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libcrypt-dev libinih-dev \
+              libsqlite3-dev libpq-dev libpam0g-dev libcmocka-dev
+PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 python3-pytest \
+              pamtester libpam-wrapper postgresql sqlite3 util-linux
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security
+HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC -fvisibility=hidden
+ifeq ($(SANITIZE),1)
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SANLD    := -fsanitize=address,undefined
+else
+OPT      := -O2 -g
+SANLD    :=
+endif
+CXXFLAGS_ALL := -std=c++20 $(OPT) $(WARN) $(HARDEN) -pthread -I. $(CXXFLAGS)
+LDFLAGS_ALL  := -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -pthread $(SANLD) $(LDFLAGS)
+
+# Libraries, resolved by pkg-config once the packages are there.
+PC        = $(shell pkg-config --libs $(1) 2>/dev/null)
+LIBS_HASH  = $(call PC,libcrypto libargon2 libcrypt)
+LIBS_DB    = $(call PC,libpq sqlite3)
+LIBS_INI   = $(call PC,inih)
+LIBS_UNIT  = $(call PC,cmocka)
+
+# --- sources -----------------------------------------------------------------
+# common/ holds two kinds of code. What the PAM and NSS modules share (wire
+# protocol, socket client, name rules) is "client" code: libc and libstdc++
+# only. Everything else in common/ (hashers, config) is "core": the daemon and
+# the CLI link it, the modules never do.
+CLIENT_SRCS := $(sort $(wildcard common/proto*.cc common/client*.cc common/names*.cc))
+CORE_SRCS   := $(filter-out $(CLIENT_SRCS),$(sort $(wildcard common/*.cc)))
+DAEMON_SRCS := $(filter-out daemon/main.cc,$(sort $(wildcard daemon/*.cc)))
+NSS_SRCS    := $(sort $(wildcard nss/*.cc))
+PAM_SRCS    := $(sort $(wildcard pam/*.cc))
+TOOL_SRCS   := $(sort $(wildcard tools/*.cc))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.cc))
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.cc))
+
+obj = $(patsubst %.cc,$(B)/obj/%.o,$(1))
+
+ARTIFACTS := $(B)/pam_django.so $(B)/libnss_django.so.2 $(B)/django-authd $(B)/django-authctl
+UNIT_BINS := $(patsubst tests/unit/%.cc,$(B)/tests/%,$(UNIT_SRCS))
+HELPER_BINS := $(patsubst tests/helpers/%.cc,$(B)/tests/%,$(HELPER_SRCS))
+
+.PHONY: all check unit demo install clean deps test-deps bench
+.DEFAULT_GOAL := all
+
+all: $(ARTIFACTS)
+
+# --- dependencies --------------------------------------------------------------
+$(B)/.deps-build: tools/ensure-packages
+	@mkdir -p $(B) && tools/ensure-packages $(PKGS_BUILD) && touch $@
+$(B)/.deps-test: tools/ensure-packages
+	@mkdir -p $(B) && tools/ensure-packages $(PKGS_TEST) && touch $@
+deps: $(B)/.deps-build
+test-deps: $(B)/.deps-test
+
+# Rebuild everything when the compiler flags change (e.g. SANITIZE=1 and back).
+FLAGS_ID := $(CXX) $(CXXFLAGS_ALL) $(LDFLAGS_ALL)
+$(shell mkdir -p $(B) && (echo '$(FLAGS_ID)' | cmp -s - $(B)/.flags || echo '$(FLAGS_ID)' > $(B)/.flags))
+
+$(B)/obj/%.o: %.cc $(B)/.flags | $(B)/.deps-build
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -MMD -MP -c $< -o $@
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+$(B)/libdjclient.a: $(call obj,$(CLIENT_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(B)/libdjcore.a: $(call obj,$(CORE_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(B)/libdjdaemon.a: $(call obj,$(DAEMON_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(B)/libdjnss.a: $(call obj,$(NSS_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(B)/libdjpam.a: $(call obj,$(PAM_SRCS))
+	@rm -f $@; ar rcs $@ $^
+
+# --- artifacts -----------------------------------------------------------------
+# The modules: client code only, and a version script that exports nothing but
+# their entry points (tests/integration/test_module_abi.py checks both).
+$(B)/libnss_django.so.2: $(call obj,$(NSS_SRCS)) $(B)/libdjclient.a nss/exports.map
+	$(CXX) -shared -Wl,-soname,libnss_django.so.2 -Wl,--version-script=nss/exports.map \
+	  -Wl,--no-undefined -o $@ $(call obj,$(NSS_SRCS)) $(B)/libdjclient.a $(LDFLAGS_ALL)
+
+$(B)/pam_django.so: $(call obj,$(PAM_SRCS)) $(B)/libdjclient.a pam/exports.map
+	$(CXX) -shared -Wl,--version-script=pam/exports.map -Wl,--no-undefined \
+	  -o $@ $(call obj,$(PAM_SRCS)) $(B)/libdjclient.a $(LDFLAGS_ALL) -lpam
+
+$(B)/django-authd: $(call obj,daemon/main.cc) $(B)/libdjdaemon.a $(B)/libdjcore.a $(B)/libdjclient.a
+	$(CXX) -pie -o $@ $^ $(LDFLAGS_ALL) $(LIBS_DB) $(LIBS_INI) $(LIBS_HASH)
+
+$(B)/django-authctl: $(call obj,$(TOOL_SRCS)) $(B)/libdjcore.a $(B)/libdjclient.a
+	$(CXX) -pie -o $@ $^ $(LDFLAGS_ALL) $(LIBS_INI) $(LIBS_HASH)
+
+# --- tests ---------------------------------------------------------------------
+# Each tests/unit/test_*.cc is one cmocka program; tests/helpers/*.cc are small
+# programs the integration tests drive (NSS and PAM harnesses).
+TEST_LIBS = $(B)/libdjdaemon.a $(B)/libdjnss.a $(B)/libdjpam.a $(B)/libdjcore.a $(B)/libdjclient.a
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_UNIT) $(LIBS_DB) $(LIBS_INI) $(LIBS_HASH) -lpam
+$(B)/tests/%: $(B)/obj/tests/helpers/%.o
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $^ $(LDFLAGS_ALL) -lpam
+
+unit: $(UNIT_BINS)
+
+check: all $(UNIT_BINS) $(HELPER_BINS) $(B)/.deps-test
+	@tests/run --build $(B) --sanitize $(SANITIZE)
+
+demo: all $(B)/.deps-test
+	@tests/demo.sh $(B)
+
+bench: all $(B)/.deps-test
+	@bench/run $(B)
+
+# --- install -------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0644 $(B)/pam_django.so $(DESTDIR)$(PAMDIR)/pam_django.so
+	install -m 0644 $(B)/libnss_django.so.2 $(DESTDIR)$(LIBDIR)/libnss_django.so.2
+	install -m 0755 $(B)/django-authd $(DESTDIR)$(SBINDIR)/django-authd
+	install -m 0755 $(B)/django-authctl $(DESTDIR)$(BINDIR)/django-authctl
+	@if [ -f config/django-auth.conf ]; then \
+	  install -d $(DESTDIR)$(SYSCONFDIR)/django-auth && \
+	  install -m 0600 config/django-auth.conf $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf; fi
+	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
+	  install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf $(B)

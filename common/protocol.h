@@ -1,0 +1,190 @@
+// The wire protocol between django-authd and its clients (pam_django.so,
+// libnss_django.so.2, django-authctl). This header is its one definition.
+//
+// Transport: a SOCK_STREAM Unix socket (default /run/django-auth/socket).
+// A client sends one request frame and reads one response frame; it may send
+// further requests on the same connection. The daemon closes idle connections.
+//
+// Frame (requests and responses alike), all integers big-endian:
+//
+//   u32  length    bytes that follow; a request is at most kMaxRequest, a
+//                  response at most kMaxResponse. Anything larger is refused
+//                  and the connection closed; nobody trusts a length.
+//   u8   version   kProtocolVersion. A daemon answers a request of another
+//                  version with status BadVersion and closes.
+//   u8   op        the Op of the request; a response repeats it.
+//   u8   status    0 in requests; a Status in responses.
+//   u8   reserved  0.
+//   ...  body      the fields of the op, in the order listed below.
+//
+// Field types:
+//   u32   4 bytes, big-endian.
+//   str   u32 byte count, then the bytes. No NUL inside, at most kMaxString.
+//   list  u32 item count (at most kMaxListItems), then the items.
+//
+// Records:
+//   passwd = str name, u32 uid, u32 gid, str gecos, str dir, str shell
+//            (the password field is always "x": hashes never leave the daemon)
+//   group  = str name, u32 gid, list<str> members
+//
+// Ops (request body -> response body when status is Ok):
+//   Hello          -                              -> str daemon_version, u32 protocol_version
+//   Authenticate   str user, str password, str service, str rhost
+//                                                 -> -
+//                  Ok | WrongPassword | NoUser (unknown or inactive, Django's None)
+//                  | Unavailable | Denied (caller not allowed) | Throttled
+//   Account        str user, list<str> any_of_groups, u32 flags (AccountFlags),
+//                  list<str> permissions ("app_label.codename", all required)
+//                                                 -> str reason (also with PermDenied)
+//                  Ok | Inactive | NoUser | PermDenied | Unavailable
+//   ChangePassword str user, str old_password, str new_password, u32 flags
+//                  (ChangeFlags::CheckOnly: verify the old password only)
+//                                                 -> str message (also on failure)
+//                  Ok | WrongPassword | NoUser | Disabled | Unavailable | Denied
+//   PwByName       str name                       -> passwd      (or NotFound)
+//   PwByUid        u32 uid                        -> passwd      (or NotFound)
+//   PwList         u32 after_uid, u32 max_items   -> list<passwd>, u32 more (0|1)
+//   GrByName       str name                       -> group       (or NotFound)
+//   GrByGid        u32 gid                        -> group       (or NotFound)
+//   GrList         u32 after_gid, u32 max_items   -> list<group>, u32 more (0|1)
+//   GroupsOfUser   str user                       -> list<u32 gid> (or NotFound)
+//   Flush          -                              -> -   (uid 0 only, else Denied)
+//   Stats          -                              -> str text (one "key value" per line)
+//
+// Enumeration is paged by id: the client asks for entries with an id greater
+// than the last one it saw. The daemon may return fewer than max_items (it
+// keeps each response under kMaxResponse); `more` says whether to ask again.
+//
+// Who may ask: every local user may look up (NSS runs in every process);
+// Authenticate and ChangePassword only uid 0 and the config's auth_clients
+// (SO_PEERCRED); Flush only uid 0.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dj::proto {
+
+inline constexpr uint8_t kProtocolVersion = 1;
+inline constexpr size_t kHeaderSize = 4;          // version, op, status, reserved
+inline constexpr size_t kMaxRequest = 64 * 1024;  // passwords, names: small
+inline constexpr size_t kMaxResponse = 16 * 1024 * 1024;  // a group of 100k+ members
+inline constexpr size_t kMaxString = 8 * 1024;
+inline constexpr uint32_t kMaxListItems = 4 * 1024 * 1024;
+inline constexpr const char* kDefaultSocket = "/run/django-auth/socket";
+
+enum class Op : uint8_t {
+    Hello = 1,
+    Authenticate = 2,
+    Account = 3,
+    ChangePassword = 4,
+    PwByName = 10,
+    PwByUid = 11,
+    PwList = 12,
+    GrByName = 20,
+    GrByGid = 21,
+    GrList = 22,
+    GroupsOfUser = 23,
+    Flush = 30,
+    Stats = 31,
+};
+
+enum class Status : uint8_t {
+    Ok = 0,
+    NotFound = 1,
+    WrongPassword = 2,
+    NoUser = 3,        // no such user, or inactive (Django's None)
+    Inactive = 4,      // account phase: the user exists but is not active
+    PermDenied = 5,    // account phase: a requirement is not met
+    Unavailable = 6,   // the database cannot be reached
+    Denied = 7,        // the caller may not use this op
+    Disabled = 8,      // the feature is off in the daemon's config
+    BadRequest = 9,    // malformed frame or field
+    BadVersion = 10,
+    Throttled = 11,    // too many failures; try later
+};
+
+enum AccountFlags : uint32_t {
+    kRequireStaff = 1u << 0,
+    kRequireSuperuser = 1u << 1,
+};
+
+enum ChangeFlags : uint32_t {
+    kCheckOnly = 1u << 0,
+};
+
+const char* status_name(Status s) noexcept;
+const char* op_name(Op op) noexcept;
+
+struct Passwd {
+    std::string name;
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    std::string gecos;
+    std::string dir;
+    std::string shell;
+};
+
+struct Group {
+    std::string name;
+    uint32_t gid = 0;
+    std::vector<std::string> members;
+};
+
+// Builds one frame: the constructor writes the length placeholder and the
+// header, the field methods append, finish() fills in the length.
+class Writer {
+public:
+    Writer(Op op, Status status = Status::Ok);
+    void u32(uint32_t v);
+    void str(std::string_view s);   // throws std::length_error past kMaxString
+    void strs(const std::vector<std::string>& v);
+    void passwd(const Passwd& p);
+    void group(const Group& g);
+    // The finished frame. Throws std::length_error past kMaxResponse.
+    std::vector<uint8_t>& finish();
+    size_t size() const { return buf_.size(); }
+
+private:
+    std::vector<uint8_t> buf_;
+};
+
+// Reads fields from a frame body. Every read is bounds-checked; a failed read
+// sets the reader bad and returns an empty value, so callers check ok() once
+// at the end.
+class Reader {
+public:
+    // `frame` is the whole frame without the leading u32 length.
+    explicit Reader(std::string_view frame);
+    bool header_ok() const { return header_ok_; }
+    uint8_t version() const { return version_; }
+    Op op() const { return op_; }
+    Status status() const { return status_; }
+
+    uint32_t u32();
+    std::string str();
+    std::vector<std::string> strs();
+    Passwd passwd();
+    Group group();
+    bool ok() const { return ok_; }
+    bool at_end() const { return ok_ && pos_ == data_.size(); }
+
+private:
+    std::string_view data_;
+    size_t pos_ = 0;
+    bool ok_ = true;
+    bool header_ok_ = false;
+    uint8_t version_ = 0;
+    Op op_{};
+    Status status_{};
+};
+
+// Big-endian length prefix helpers for the transport code.
+uint32_t read_be32(const uint8_t* p) noexcept;
+void write_be32(uint8_t* p, uint32_t v) noexcept;
+
+}  // namespace dj::proto
