@@ -1,0 +1,117 @@
+// scrypt (ScryptPasswordHasher, Django 4.0+):
+//
+//   scrypt$<n>$<salt>$<r>$<p>$<base64 of 64-byte scrypt>
+//
+// Note the field order n, salt, r, p. Django verifies by re-encoding and
+// comparing whole strings, and calls hashlib.scrypt with maxmem=0, which is
+// OpenSSL's default cap of 32 MiB: values needing more never verify there,
+// so we pass the same 0 to EVP_PBE_scrypt.
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
+#include "common/base64.h"
+#include "common/hasher.h"
+
+namespace dj {
+namespace {
+
+constexpr size_t kKeyLen = 64;
+
+class ScryptHasher final : public Hasher {
+public:
+    ScryptHasher(const HashParams& p, const HashLimits& l) : params_(p), limits_(l) {}
+
+    const char* algorithm() const override { return "scrypt"; }
+
+    bool verify(std::string_view password, std::string_view encoded) const override {
+        Decoded d = decode(encoded);
+        std::string again = compute(password, d.salt, d.n, d.r, d.p);
+        bool same = constant_time_equal(encoded, again);
+        wipe(again);
+        return same;
+    }
+
+    // work, when non-zero, is n (a power of two).
+    std::string encode(std::string_view password, std::string_view salt,
+                       uint32_t work) const override {
+        if (salt.empty() || salt.find('$') != std::string_view::npos)
+            throw std::invalid_argument("scrypt salt must be non-empty and without '$'");
+        uint64_t n = work ? work : params_.scrypt_n;
+        if (n < 2 || (n & (n - 1)) != 0)
+            throw std::invalid_argument("scrypt n must be a power of two");
+        try {
+            return compute(password, salt, n, params_.scrypt_r, params_.scrypt_p);
+        } catch (const MalformedHash& e) {
+            throw std::invalid_argument(std::string("scrypt: ") + e.what());
+        }
+    }
+
+    bool must_update(std::string_view encoded) const override {
+        Decoded d = decode(encoded);
+        return d.n != params_.scrypt_n || d.r != params_.scrypt_r || d.p != params_.scrypt_p;
+    }
+
+private:
+    struct Decoded {
+        uint64_t n, r, p;
+        std::string_view salt;
+    };
+
+    // algorithm, n, salt, r, p, hash = encoded.split('$', 6): exactly six
+    // fields, so a '$' in the hash makes the value invalid.
+    Decoded decode(std::string_view encoded) const {
+        auto f = split(encoded, '$', 6);
+        if (f.size() != 6) throw MalformedHash("expected 6 '$'-separated fields");
+        Decoded d{};
+        // Django re-encodes with %d, and replaces 0 by its default: only
+        // plain non-zero decimals can match.
+        if (!parse_canonical_uint(f[1], UINT64_MAX, d.n) ||
+            !parse_canonical_uint(f[3], UINT64_MAX, d.r) ||
+            !parse_canonical_uint(f[4], UINT64_MAX, d.p) || d.n == 0 || d.r == 0 || d.p == 0)
+            throw MalformedHash("scrypt parameters are not plain non-zero decimal numbers");
+        if (d.n < 2 || (d.n & (d.n - 1)) != 0)
+            throw MalformedHash("scrypt n is not a power of two");
+        if (f[2].empty()) throw MalformedHash("empty salt");
+        d.salt = f[2];
+        if (d.p > limits_.max_scrypt_parallelism)
+            throw MalformedHash("scrypt parallelism over the limit");
+        // OpenSSL's estimate: 128 * r * (n + 2) bytes for V plus 128 * r * p for B.
+        uint64_t unit = 0, v = 0, b = 0, total = 0;
+        if (__builtin_mul_overflow(d.r, uint64_t{128}, &unit) ||
+            __builtin_mul_overflow(unit, d.n + 2, &v) || __builtin_mul_overflow(unit, d.p, &b) ||
+            __builtin_add_overflow(v, b, &total) || total > limits_.max_scrypt_memory)
+            throw MalformedHash("scrypt memory over the limit");
+        return d;
+    }
+
+    std::string compute(std::string_view password, std::string_view salt, uint64_t n, uint64_t r,
+                        uint64_t p) const {
+        unsigned char key[kKeyLen];
+        if (EVP_PBE_scrypt(password.data(), password.size(),
+                           reinterpret_cast<const unsigned char*>(salt.data()), salt.size(), n, r,
+                           p, 0, key, sizeof key) != 1) {
+            ERR_clear_error();  // keep the thread's error queue empty in the daemon
+            throw MalformedHash(
+                "scrypt parameters rejected by OpenSSL (Django allows at most 32 MiB)");
+        }
+        std::string out = "scrypt$" + std::to_string(n) + '$' + std::string(salt) + '$' +
+                          std::to_string(r) + '$' + std::to_string(p) + '$' +
+                          b64::encode(key, sizeof key, true);
+        OPENSSL_cleanse(key, sizeof key);
+        return out;
+    }
+
+    HashParams params_;
+    HashLimits limits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Hasher> make_scrypt(const HashParams& p, const HashLimits& l) {
+    return std::make_unique<ScryptHasher>(p, l);
+}
+
+}  // namespace dj

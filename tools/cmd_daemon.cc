@@ -1,0 +1,247 @@
+// django-authctl commands that talk to django-authd over its socket:
+// status, user, group, groups, auth, flush.
+//
+// Each takes [--config FILE | --socket PATH] before its arguments. The socket
+// is, in order: --socket; [daemon] socket of --config; of the default config
+// file when it is readable; else DJANGO_AUTH_SOCKET or the built-in default.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/client.h"
+#include "common/config.h"
+#include "common/hashers.h"
+#include "common/protocol.h"
+#include "tools/commands.h"
+
+namespace dj::ctl {
+namespace {
+
+using proto::Op;
+using proto::Status;
+
+struct Target {
+    client::Options opt;
+    std::vector<std::string> args;  // what is left after the options
+};
+
+// Parses [--config FILE | --socket PATH] and the remaining arguments.
+// Returns -1 when fine, else an exit status.
+int parse_target(const char* cmd, int argc, char** argv, const char* usage, Target& t) {
+    std::string config, socket_path;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::printf("usage: django-authctl %s [--config FILE | --socket PATH] %s\n", cmd, usage);
+            return kExitOk;
+        }
+        if ((a == "--config" || a == "--socket") && i + 1 < argc) {
+            (a == "--config" ? config : socket_path) = argv[++i];
+        } else if (a.rfind("--config=", 0) == 0) {
+            config = a.substr(9);
+        } else if (a.rfind("--socket=", 0) == 0) {
+            socket_path = a.substr(9);
+        } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+            return usage_error(cmd, "unknown option " + a);
+        } else {
+            t.args.push_back(a);
+        }
+    }
+    if (!config.empty() && !socket_path.empty()) return usage_error(cmd, "--config and --socket are exclusive");
+    if (!socket_path.empty()) {
+        t.opt.socket_path = socket_path;
+        return -1;
+    }
+    // The socket path is all we need: no permission checks, no secrets read.
+    LoadOptions lo;
+    lo.check_permissions = false;
+    lo.read_password_file = false;
+    Config cfg;
+    std::string error;
+    if (!config.empty()) {
+        if (!load_config(config, cfg, error, lo)) return fail(cmd, error);
+        wipe(cfg.database.password);
+        t.opt.socket_path = cfg.daemon.socket;
+    } else if (access(kDefaultConfigPath, R_OK) == 0 && load_config(kDefaultConfigPath, cfg, error, lo)) {
+        wipe(cfg.database.password);
+        t.opt.socket_path = cfg.daemon.socket;
+    } else {
+        t.opt.socket_path = client::default_socket_path();
+    }
+    return -1;
+}
+
+// One request; on a transport failure prints why and returns false.
+bool ask(const char* cmd, const Target& t, proto::Writer& w, client::Response& r) {
+    r = client::call(t.opt, w.finish());
+    if (r.transport != client::Transport::Ok) {
+        std::fprintf(stderr, "django-authctl: %s: daemon unavailable at %s: %s\n", cmd, t.opt.socket_path.c_str(),
+                     r.error.c_str());
+        return false;
+    }
+    return true;
+}
+
+bool all_digits(const std::string& s) {
+    if (s.empty() || s.size() > 10) return false;
+    for (char c : s)
+        if (c < '0' || c > '9') return false;
+    return std::stoull(s) <= 0xffffffffull;
+}
+
+void print_passwd(const proto::Passwd& p) {
+    std::printf("%s:x:%u:%u:%s:%s:%s\n", p.name.c_str(), p.uid, p.gid, p.gecos.c_str(), p.dir.c_str(), p.shell.c_str());
+}
+
+void print_group(const proto::Group& g) {
+    std::string members;
+    for (const auto& m : g.members) members += (members.empty() ? "" : ",") + m;
+    std::printf("%s:x:%u:%s\n", g.name.c_str(), g.gid, members.c_str());
+}
+
+}  // namespace
+
+int cmd_status(int argc, char** argv) {
+    const char* cmd = "status";
+    Target t;
+    if (int rc = parse_target(cmd, argc, argv, "", t); rc >= 0) return rc;
+    if (!t.args.empty()) return usage_error(cmd, "takes no arguments");
+    client::Response r;
+    proto::Writer hello(Op::Hello);
+    if (!ask(cmd, t, hello, r)) return kExitFail;
+    proto::Reader hr(r.frame);
+    std::string version = hr.str();
+    uint32_t pv = hr.u32();
+    if (r.status != Status::Ok || !hr.ok()) return fail(cmd, proto::status_name(r.status));
+    std::printf("socket %s\nprotocol %u\n", t.opt.socket_path.c_str(), pv);
+    proto::Writer stats(Op::Stats);
+    if (!ask(cmd, t, stats, r)) return kExitFail;
+    proto::Reader sr(r.frame);
+    std::string text = sr.str();
+    if (r.status != Status::Ok || !sr.ok()) return fail(cmd, proto::status_name(r.status));
+    std::fputs(text.c_str(), stdout);
+    return kExitOk;
+}
+
+int cmd_user(int argc, char** argv) {
+    const char* cmd = "user";
+    Target t;
+    if (int rc = parse_target(cmd, argc, argv, "NAME|UID", t); rc >= 0) return rc;
+    if (t.args.size() != 1) return usage_error(cmd, "needs one user name or uid");
+    const std::string& key = t.args[0];
+    proto::Writer w(all_digits(key) ? Op::PwByUid : Op::PwByName);
+    if (all_digits(key)) w.u32(uint32_t(std::stoul(key)));
+    else w.str(key);
+    client::Response r;
+    if (!ask(cmd, t, w, r)) return kExitFail;
+    if (r.status != Status::Ok) return fail(cmd, key + ": " + proto::status_name(r.status));
+    proto::Reader rd(r.frame);
+    proto::Passwd p = rd.passwd();
+    if (!rd.ok()) return fail(cmd, "malformed answer");
+    print_passwd(p);
+    return kExitOk;
+}
+
+int cmd_group(int argc, char** argv) {
+    const char* cmd = "group";
+    Target t;
+    if (int rc = parse_target(cmd, argc, argv, "NAME|GID", t); rc >= 0) return rc;
+    if (t.args.size() != 1) return usage_error(cmd, "needs one group name or gid");
+    const std::string& key = t.args[0];
+    proto::Writer w(all_digits(key) ? Op::GrByGid : Op::GrByName);
+    if (all_digits(key)) w.u32(uint32_t(std::stoul(key)));
+    else w.str(key);
+    client::Response r;
+    if (!ask(cmd, t, w, r)) return kExitFail;
+    if (r.status != Status::Ok) return fail(cmd, key + ": " + proto::status_name(r.status));
+    proto::Reader rd(r.frame);
+    proto::Group g = rd.group();
+    if (!rd.ok()) return fail(cmd, "malformed answer");
+    print_group(g);
+    return kExitOk;
+}
+
+int cmd_groups(int argc, char** argv) {
+    const char* cmd = "groups";
+    Target t;
+    if (int rc = parse_target(cmd, argc, argv, "USER", t); rc >= 0) return rc;
+    if (t.args.size() != 1) return usage_error(cmd, "needs one user name");
+    proto::Writer w(Op::GroupsOfUser);
+    w.str(t.args[0]);
+    client::Response r;
+    if (!ask(cmd, t, w, r)) return kExitFail;
+    if (r.status != Status::Ok) return fail(cmd, t.args[0] + ": " + proto::status_name(r.status));
+    proto::Reader rd(r.frame);
+    uint32_t n = rd.u32();
+    std::vector<uint32_t> gids;
+    for (uint32_t i = 0; i < n && rd.ok(); ++i) gids.push_back(rd.u32());
+    if (!rd.ok()) return fail(cmd, "malformed answer");
+    for (uint32_t gid : gids) {
+        proto::Writer gw(Op::GrByGid);
+        gw.u32(gid);
+        if (!ask(cmd, t, gw, r)) return kExitFail;
+        proto::Reader gr(r.frame);
+        proto::Group g = gr.group();
+        if (r.status == Status::Ok && gr.ok()) std::printf("%s\n", g.name.c_str());
+        else std::printf("%u\n", gid);
+    }
+    return kExitOk;
+}
+
+// Exit: 0 authenticated, 1 wrong password, 2 no such user or inactive,
+// 3 unavailable (or refused).
+int cmd_auth(int argc, char** argv) {
+    const char* cmd = "auth";
+    Target t;
+    if (int rc = parse_target(cmd, argc, argv, "USER  (password on standard input)", t); rc >= 0) return rc;
+    if (t.args.size() != 1) return usage_error(cmd, "needs one user name");
+    std::string password;
+    if (!read_all_stdin(password)) return fail(cmd, "cannot read standard input");
+    client::Response r;
+    {
+        proto::Writer w(Op::Authenticate);
+        try {
+            w.str(t.args[0]);
+            w.str(password);
+            w.str("django-authctl");
+            w.str("");
+        } catch (const std::length_error&) {
+            wipe(password);
+            return usage_error(cmd, "password or user name too long");
+        }
+        wipe(password);
+        r = client::call(t.opt, w.finish());
+        auto& buf = w.finish();
+        explicit_bzero(buf.data(), buf.size());
+    }
+    if (r.transport != client::Transport::Ok) {
+        std::fprintf(stderr, "django-authctl: auth: daemon unavailable at %s: %s\n", t.opt.socket_path.c_str(),
+                     r.error.c_str());
+        return 3;
+    }
+    switch (r.status) {
+        case Status::Ok: std::printf("authenticated\n"); return 0;
+        case Status::WrongPassword: std::fprintf(stderr, "django-authctl: auth: wrong password\n"); return 1;
+        case Status::NoUser: std::fprintf(stderr, "django-authctl: auth: no such user or inactive\n"); return 2;
+        default:
+            std::fprintf(stderr, "django-authctl: auth: %s\n", proto::status_name(r.status));
+            return 3;
+    }
+}
+
+int cmd_flush(int argc, char** argv) {
+    const char* cmd = "flush";
+    Target t;
+    if (int rc = parse_target(cmd, argc, argv, "", t); rc >= 0) return rc;
+    if (!t.args.empty()) return usage_error(cmd, "takes no arguments");
+    proto::Writer w(Op::Flush);
+    client::Response r;
+    if (!ask(cmd, t, w, r)) return kExitFail;
+    if (r.status != Status::Ok) return fail(cmd, proto::status_name(r.status));
+    return kExitOk;
+}
+
+}  // namespace dj::ctl

@@ -1,0 +1,50 @@
+// django-authctl's commands. authctl.cc holds main() and the command table;
+// each command lives in a cmd_*.cc file and is declared here.
+//
+// A command gets argc/argv with argv[0] = its own name, handles --help
+// itself, and returns the process exit status:
+//   0  success (for check-hash: the password matches)
+//   1  a negative answer or a failure, with a one-line reason on stderr
+//   2  a usage error, naming what is wrong
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace dj::ctl {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFail = 1;
+constexpr int kExitUsage = 2;
+
+struct Command {
+    const char* name;
+    const char* summary;  // one line, shown by `django-authctl --help`
+    int (*run)(int argc, char** argv);
+};
+
+// The command table (authctl.cc).
+extern const Command kCommands[];
+extern const size_t kCommandCount;
+
+// Helpers shared by commands (authctl.cc).
+// All of standard input, byte for byte (no newline is stripped).
+bool read_all_stdin(std::string& out);
+// Prints "django-authctl: CMD: MESSAGE" to stderr and returns kExitUsage.
+int usage_error(const char* cmd, const std::string& message);
+// Prints "django-authctl: CMD: MESSAGE" to stderr and returns kExitFail.
+int fail(const char* cmd, const std::string& message);
+
+// Password hash commands (cmd_hash.cc).
+int cmd_check_hash(int argc, char** argv);
+int cmd_make_hash(int argc, char** argv);
+
+// Daemon commands (cmd_daemon.cc): [--config FILE | --socket PATH] first.
+int cmd_status(int argc, char** argv);
+int cmd_user(int argc, char** argv);
+int cmd_group(int argc, char** argv);
+int cmd_groups(int argc, char** argv);
+int cmd_auth(int argc, char** argv);
+int cmd_flush(int argc, char** argv);
+
+}  // namespace dj::ctl
