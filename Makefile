@@ -60,12 +60,14 @@ PAM_SRCS    := $(sort $(wildcard pam/*.cc))
 TOOL_SRCS   := $(sort $(wildcard tools/*.cc))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.cc))
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.cc))
+BENCH_SRCS  := $(sort $(wildcard bench/*.cc))
 
 obj = $(patsubst %.cc,$(B)/obj/%.o,$(1))
 
 ARTIFACTS := $(B)/pam_django.so $(B)/libnss_django.so.2 $(B)/django-authd $(B)/django-authctl
 UNIT_BINS := $(patsubst tests/unit/%.cc,$(B)/tests/%,$(UNIT_SRCS))
 HELPER_BINS := $(patsubst tests/helpers/%.cc,$(B)/tests/%,$(HELPER_SRCS))
+BENCH_BINS  := $(patsubst bench/%.cc,$(B)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all check unit demo install clean deps test-deps bench
 .DEFAULT_GOAL := all
@@ -129,6 +131,11 @@ $(B)/tests/%: $(B)/obj/tests/helpers/%.o
 	@mkdir -p $(dir $@)
 	$(CXX) -o $@ $^ $(LDFLAGS_ALL) -lpam
 
+# Benchmark programs (bench/*.cc): core and client code, no test framework.
+$(B)/bench/%: $(B)/obj/bench/%.o $(B)/libdjcore.a $(B)/libdjclient.a
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_INI) $(LIBS_HASH)
+
 unit: $(UNIT_BINS)
 
 check: all $(UNIT_BINS) $(HELPER_BINS) $(B)/.deps-test
@@ -137,7 +144,7 @@ check: all $(UNIT_BINS) $(HELPER_BINS) $(B)/.deps-test
 demo: all $(B)/.deps-test
 	@tests/demo.sh $(B)
 
-bench: all $(B)/.deps-test
+bench: all $(BENCH_BINS) $(HELPER_BINS) $(B)/.deps-test
 	@bench/run $(B)
 
 # --- install -------------------------------------------------------------------
