@@ -26,7 +26,7 @@ SANITIZE ?= 0
 PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libcrypt-dev libinih-dev \
               libsqlite3-dev libpq-dev libpam0g-dev libcmocka-dev
 PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 python3-pytest \
-              pamtester libpam-wrapper postgresql sqlite3 util-linux
+              pamtester libpam-wrapper postgresql pgbouncer sqlite3 util-linux
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security
 HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC -fvisibility=hidden

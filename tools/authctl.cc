@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "tools/commands.h"
 
@@ -58,7 +59,7 @@ namespace {
 
 void print_usage(FILE* f) {
     std::fprintf(f,
-                 "usage: django-authctl COMMAND [OPTIONS] [ARGS]\n"
+                 "usage: django-authctl [--config FILE | --socket PATH] COMMAND [OPTIONS] [ARGS]\n"
                  "       django-authctl COMMAND --help\n"
                  "\n"
                  "commands:\n");
@@ -69,11 +70,29 @@ void print_usage(FILE* f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
+    // Global options may come before the command name
+    // (django-authctl --socket PATH status); they are handed to the command
+    // as if written after it, where each command parses them.
+    std::vector<char*> globals;
+    int first = 1;
+    while (first < argc) {
+        const std::string a = argv[first];
+        if ((a == "--config" || a == "--socket") && first + 1 < argc) {
+            globals.push_back(argv[first]);
+            globals.push_back(argv[first + 1]);
+            first += 2;
+        } else if (a.rfind("--config=", 0) == 0 || a.rfind("--socket=", 0) == 0) {
+            globals.push_back(argv[first]);
+            first += 1;
+        } else {
+            break;
+        }
+    }
+    if (first >= argc) {
         print_usage(stderr);
         return dj::ctl::kExitUsage;
     }
-    const char* name = argv[1];
+    const char* name = argv[first];
     if (std::strcmp(name, "--help") == 0 || std::strcmp(name, "-h") == 0 ||
         std::strcmp(name, "help") == 0) {
         print_usage(stdout);
@@ -81,7 +100,13 @@ int main(int argc, char** argv) {
     }
     for (size_t i = 0; i < dj::ctl::kCommandCount; ++i)
         if (std::strcmp(name, dj::ctl::kCommands[i].name) == 0)
-            return dj::ctl::kCommands[i].run(argc - 1, argv + 1);
+        {
+            std::vector<char*> args{argv[first]};
+            args.insert(args.end(), globals.begin(), globals.end());
+            args.insert(args.end(), argv + first + 1, argv + argc);
+            args.push_back(nullptr);
+            return dj::ctl::kCommands[i].run(static_cast<int>(args.size() - 1), args.data());
+        }
     std::fprintf(stderr, "django-authctl: unknown command '%s' (see django-authctl --help)\n", name);
     return dj::ctl::kExitUsage;
 }

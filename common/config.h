@@ -1,0 +1,141 @@
+// The daemon's configuration file, /etc/django-auth/django-auth.conf (INI,
+// read with libinih). Every key is documented in config/django-auth.conf.
+// django-authd reads it in full; django-authctl reads it to find the socket.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dj {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/django-auth/django-auth.conf";
+
+// Table and column names of the user model; defaults are Django's stock
+// contrib.auth schema. An empty optional column means "the model has none".
+struct Schema {
+    std::string user_table = "auth_user";
+    std::string user_id = "id";
+    std::string user_username = "username";
+    std::string user_password = "password";
+    std::string user_is_active = "is_active";        // optional: empty = every user active
+    std::string user_is_staff = "is_staff";          // optional
+    std::string user_is_superuser = "is_superuser";  // optional
+    std::string user_first_name = "first_name";      // optional
+    std::string user_last_name = "last_name";        // optional
+    std::string user_last_login = "last_login";      // optional
+
+    std::string group_table = "auth_group";
+    std::string group_id = "id";
+    std::string group_name = "name";
+
+    std::string user_groups_table = "auth_user_groups";
+    std::string user_groups_user = "user_id";
+    std::string user_groups_group = "group_id";
+
+    std::string user_perms_table = "auth_user_user_permissions";
+    std::string user_perms_user = "user_id";
+    std::string user_perms_perm = "permission_id";
+
+    std::string group_perms_table = "auth_group_permissions";
+    std::string group_perms_group = "group_id";
+    std::string group_perms_perm = "permission_id";
+
+    std::string permission_table = "auth_permission";
+    std::string content_type_table = "django_content_type";
+};
+
+struct DatabaseConfig {
+    std::string engine = "sqlite3";      // sqlite3 | postgresql
+    std::string name = "/srv/site/db.sqlite3";
+    std::string user;
+    std::string password;                // secret: never logged
+    std::string password_file;
+    std::string host;
+    std::string port;
+    std::string options;                 // extra libpq conninfo "k=v k=v"
+    int connect_timeout = 5;             // seconds
+    int query_timeout = 5;               // seconds (SQLite: busy timeout)
+    Schema schema;
+};
+
+struct DaemonConfig {
+    std::string socket = "/run/django-auth/socket";
+    std::string user;                    // drop privileges to this user
+    std::vector<std::string> auth_clients = {"www-data"};  // names or @group
+    int lookup_threads = 0;              // 0: sized to the machine
+    int auth_threads = 0;                // 0: sized to the machine
+    int max_connections = 1024;
+    int idle_timeout = 60;               // seconds a client connection may stay idle
+    int max_pending_auth = 256;          // queued authentications before Throttled
+};
+
+struct CacheConfig {
+    int positive_ttl = 60;               // seconds
+    int negative_ttl = 10;               // seconds
+    size_t max_entries = 100000;
+    size_t max_bytes = 64u * 1024 * 1024;
+};
+
+struct PasswordsConfig {
+    std::vector<std::string> hashers = {"pbkdf2_sha256", "pbkdf2_sha1", "argon2",
+                                        "bcrypt_sha256", "scrypt"};
+    // Work factors for new hashes and for must_update; 0 = the library default.
+    uint32_t pbkdf2_iterations = 0;
+    uint32_t argon2_time_cost = 0;
+    uint32_t argon2_memory_cost = 0;
+    uint32_t argon2_parallelism = 0;
+    uint32_t bcrypt_rounds = 0;
+    uint32_t scrypt_work_factor = 0;
+    uint32_t scrypt_block_size = 0;
+    uint32_t scrypt_parallelism = 0;
+    bool allow_change = false;           // ChangePassword op
+    bool rehash_on_login = false;        // store the preferred hash when must_update
+    bool update_last_login = false;
+};
+
+struct NssConfig {
+    uint32_t uid_base = 200000;
+    uint32_t gid_base = 200000;
+    uint32_t uid_max = 2147483647;       // ids above are never returned
+    uint32_t gid_max = 2147483647;
+    std::string primary_group = "100";   // a gid, or a group name from /etc/group
+    std::string home = "/home/%u";       // %u user name, %U uid, %i Django id, %% a '%'
+    std::string shell = "/bin/bash";
+    std::string group_prefix;            // prepended to Django group names
+    bool gecos_from_name = true;         // "first last"
+};
+
+struct Config {
+    DatabaseConfig database;
+    DaemonConfig daemon;
+    CacheConfig cache;
+    PasswordsConfig passwords;
+    NssConfig nss;
+    std::string path;                    // the file it was read from
+};
+
+struct LoadOptions {
+    // Refuse a file not owned by root (or the [daemon] user) or writable by
+    // group or others; same for password_file. The daemon sets it.
+    bool check_permissions = true;
+    // Read password_file into database.password.
+    bool read_password_file = true;
+};
+
+// Parses `path` into `out`. On failure returns false and sets `error` to a
+// message naming the file, line and key; it never contains the password.
+bool load_config(const std::string& path, Config& out, std::string& error,
+                 const LoadOptions& opt = {});
+
+// Parses INI text (no file checks): for tests and for load_config.
+bool parse_config_text(const std::string& text, Config& out, std::string& error,
+                       const std::string& name = "<text>");
+
+// A SQL identifier we are willing to quote: [A-Za-z_][A-Za-z0-9_$]*, <= 63.
+bool valid_identifier(const std::string& s);
+
+// Splits "a, b,c" into trimmed non-empty items.
+std::vector<std::string> split_list(const std::string& s);
+
+}  // namespace dj

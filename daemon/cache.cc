@@ -1,0 +1,60 @@
+#include "daemon/cache.h"
+
+namespace dj {
+
+Cache::Cache(std::chrono::seconds positive_ttl, std::chrono::seconds negative_ttl, size_t max_entries,
+             size_t max_bytes)
+    : positive_ttl_(positive_ttl), negative_ttl_(negative_ttl), max_entries_(max_entries), max_bytes_(max_bytes) {}
+
+void Cache::erase(std::list<Entry>::iterator it) {
+    bytes_ -= it->key.size() + it->value.size();
+    index_.erase(it->key);
+    lru_.erase(it);
+}
+
+std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+        ++misses_;
+        return std::nullopt;
+    }
+    if (it->second->expires <= now) {
+        erase(it->second);
+        ++misses_;
+        return std::nullopt;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second);
+    ++hits_;
+    return it->second->value;
+}
+
+void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool found, Clock::time_point now) {
+    auto ttl = found ? positive_ttl_ : negative_ttl_;
+    size_t size = key.size() + value.size();
+    if (ttl.count() <= 0 || max_entries_ == 0 || size > max_bytes_) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = index_.find(key);
+    if (it != index_.end()) erase(it->second);
+    while (!lru_.empty() && (index_.size() >= max_entries_ || bytes_ + size > max_bytes_)) {
+        erase(std::prev(lru_.end()));
+        ++evictions_;
+    }
+    lru_.push_front(Entry{key, value, now + ttl});
+    index_.emplace(key, lru_.begin());
+    bytes_ += size;
+}
+
+void Cache::flush() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lru_.clear();
+    index_.clear();
+    bytes_ = 0;
+}
+
+Cache::Stats Cache::stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return Stats{hits_, misses_, index_.size(), bytes_, evictions_};
+}
+
+}  // namespace dj

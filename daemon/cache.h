@@ -1,0 +1,53 @@
+// The lookup cache: encoded response frames keyed by request (op + body),
+// with separate lifetimes for answers found and not found. Bounded in entries
+// and bytes; the least recently used entry goes first. Password checks are
+// never cached. Thread-safe; no lock is held while anything else happens.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace dj {
+
+class Cache {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    Cache(std::chrono::seconds positive_ttl, std::chrono::seconds negative_ttl, size_t max_entries,
+          size_t max_bytes);
+
+    std::optional<std::vector<uint8_t>> get(const std::string& key, Clock::time_point now = Clock::now());
+    // `found`: a positive answer (positive lifetime) or a negative one.
+    void put(const std::string& key, const std::vector<uint8_t>& value, bool found,
+             Clock::time_point now = Clock::now());
+    void flush();
+
+    struct Stats {
+        uint64_t hits = 0, misses = 0, entries = 0, bytes = 0, evictions = 0;
+    };
+    Stats stats() const;
+
+private:
+    struct Entry {
+        std::string key;
+        std::vector<uint8_t> value;
+        Clock::time_point expires;
+    };
+    void erase(std::list<Entry>::iterator it);
+
+    std::chrono::seconds positive_ttl_, negative_ttl_;
+    size_t max_entries_, max_bytes_;
+    mutable std::mutex mutex_;
+    std::list<Entry> lru_;  // front: most recently used
+    std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+    size_t bytes_ = 0;
+    uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;
+};
+
+}  // namespace dj

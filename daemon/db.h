@@ -1,0 +1,66 @@
+// What django-authd asks of the Django database, independent of the engine.
+// Implementations: SqlDatabase (sql.h) over SQLite (db_sqlite.h) or
+// PostgreSQL (db_postgres.h); tests use a fake. All methods are thread-safe.
+// Every failure to reach or query the database throws DbUnavailable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dj::db {
+
+struct UserRow {
+    int64_t id = 0;
+    std::string username;
+    std::string password;   // the encoded hash: never leaves the daemon
+    bool is_active = false;
+    bool is_staff = false;
+    bool is_superuser = false;
+    std::string first_name;
+    std::string last_name;
+};
+
+struct GroupRow {
+    int64_t id = 0;
+    std::string name;
+};
+
+class DbUnavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Database {
+public:
+    virtual ~Database() = default;
+
+    virtual std::optional<UserRow> user_by_name(std::string_view username) = 0;
+    virtual std::optional<UserRow> user_by_id(int64_t id) = 0;
+    // Users with id > after_id in id order, at most `limit`.
+    virtual std::vector<UserRow> users_after(int64_t after_id, int limit) = 0;
+
+    virtual std::optional<GroupRow> group_by_name(std::string_view name) = 0;
+    virtual std::optional<GroupRow> group_by_id(int64_t id) = 0;
+    virtual std::vector<GroupRow> groups_after(int64_t after_id, int limit) = 0;
+
+    // User names of the group's active members, in user id order.
+    virtual std::vector<std::string> active_members(int64_t group_id) = 0;
+    // The user's groups, in group id order.
+    virtual std::vector<GroupRow> groups_of_user(int64_t user_id) = 0;
+    // "app_label.codename" of user permissions and group permissions.
+    virtual std::vector<std::string> permissions_of_user(int64_t user_id) = 0;
+
+    virtual void set_password(int64_t user_id, std::string_view encoded) = 0;
+    virtual void set_last_login(int64_t user_id) = 0;
+
+    // A trivial query: is the database reachable?
+    virtual void ping() = 0;
+    // "sqlite3 /srv/site/db.sqlite3" or "postgresql dbname@host": for logs.
+    virtual std::string describe() const = 0;
+};
+
+}  // namespace dj::db

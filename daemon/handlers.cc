@@ -1,0 +1,470 @@
+#include "daemon/handlers.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "daemon/log.h"
+
+namespace dj {
+
+using proto::Op;
+using proto::Status;
+
+namespace {
+
+Reply status_only(Op op, Status s, bool close = false) {
+    proto::Writer w(op, s);
+    return Reply{std::move(w.finish()), close};
+}
+
+Reply with_text(Op op, Status s, std::string_view text) {
+    proto::Writer w(op, s);
+    w.str(text);
+    return Reply{std::move(w.finish()), false};
+}
+
+// Wipes a string holding a password or hash when it goes out of scope.
+struct Scrub {
+    std::string& s;
+    ~Scrub() { wipe(s); }
+};
+
+// Page sizes for enumeration, and the room left in a response frame.
+constexpr uint32_t kMaxPage = 1000;
+constexpr size_t kResponseBudget = proto::kMaxResponse - 64 * 1024;
+
+}  // namespace
+
+Handler::Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Cache& cache,
+                 AuthClients clients, uint32_t primary_gid)
+    : cfg_(cfg),
+      db_(db),
+      hashers_(hashers),
+      cache_(cache),
+      clients_(std::move(clients)),
+      entries_(cfg.nss, primary_gid),
+      started_(std::chrono::steady_clock::now()) {}
+
+bool Handler::is_auth_op(Op op) { return op == Op::Authenticate || op == Op::ChangePassword; }
+
+Reply Handler::handle(std::string_view frame, const Peer& peer) {
+    requests_++;
+    proto::Reader r(frame);
+    if (!r.ok()) return status_only(Op::Hello, Status::BadRequest, true);
+    if (!r.header_ok()) {
+        if (r.version() != proto::kProtocolVersion) return status_only(r.op(), Status::BadVersion, true);
+        return status_only(r.op(), Status::BadRequest, true);
+    }
+    if (r.status() != Status::Ok) return status_only(r.op(), Status::BadRequest);
+    Op op = r.op();
+    try {
+        switch (op) {
+            case Op::Hello: {
+                if (!r.at_end()) return status_only(op, Status::BadRequest);
+                proto::Writer w(op);
+                w.str(kDaemonVersion);
+                w.u32(proto::kProtocolVersion);
+                return Reply{std::move(w.finish()), false};
+            }
+            case Op::Authenticate: return authenticate(r, peer);
+            case Op::Account: return account(r);
+            case Op::ChangePassword: return change_password(r, peer);
+            case Op::PwByName:
+            case Op::PwByUid:
+            case Op::PwList:
+            case Op::GrByName:
+            case Op::GrByGid:
+            case Op::GrList:
+            case Op::GroupsOfUser: return lookup(op, r, frame);
+            case Op::Flush:
+                if (!r.at_end()) return status_only(op, Status::BadRequest);
+                if (peer.uid != 0) {
+                    denied_++;
+                    log::say(LOG_WARNING, "flush refused: caller uid %u pid %d is not root", unsigned(peer.uid),
+                             int(peer.pid));
+                    return status_only(op, Status::Denied);
+                }
+                cache_.flush();
+                log::say(LOG_INFO, "cache flushed by pid %d", int(peer.pid));
+                return status_only(op, Status::Ok);
+            case Op::Stats: {
+                if (!r.at_end()) return status_only(op, Status::BadRequest);
+                return with_text(op, Status::Ok, stats_text());
+            }
+        }
+        return status_only(op, Status::BadRequest);
+    } catch (const db::DbUnavailable& e) {
+        unavailable_++;
+        log::say(LOG_ERR, "%s: database unavailable: %s", proto::op_name(op), e.what());
+        return status_only(op, Status::Unavailable);
+    } catch (const std::length_error& e) {
+        log::say(LOG_ERR, "%s: response too large: %s", proto::op_name(op), e.what());
+        return status_only(op, Status::Unavailable);
+    } catch (const std::exception& e) {
+        log::say(LOG_ERR, "%s: internal error: %s", proto::op_name(op), e.what());
+        return status_only(op, Status::Unavailable);
+    } catch (...) {
+        log::say(LOG_ERR, "%s: internal error", proto::op_name(op));
+        return status_only(op, Status::Unavailable);
+    }
+}
+
+// --- Authenticate -----------------------------------------------------------------
+
+Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
+    const Op op = Op::Authenticate;
+    std::string user = r.str(), password = r.str(), service = r.str(), rhost = r.str();
+    Scrub scrub{password};
+    if (!r.at_end()) return status_only(op, Status::BadRequest);
+    if (!clients_.allows(peer)) {
+        denied_++;
+        log::say(LOG_WARNING, "authenticate refused: caller uid %u pid %d is not an auth client",
+                 unsigned(peer.uid), int(peer.pid));
+        return status_only(op, Status::Denied);
+    }
+    const std::string who = "user=" + log::printable(user) + " service=" + log::printable(service) +
+                            " rhost=" + log::printable(rhost) + " uid=" + std::to_string(peer.uid);
+
+    auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
+    if (!u || !u->is_active) {
+        // Django runs the preferred hasher once for an unknown or inactive
+        // user, so the time taken does not tell who exists.
+        if (u) wipe(u->password);
+        hashers_.dummy_hash(password);
+        auth_fail_++;
+        log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(), u ? "inactive" : "no such user");
+        return status_only(op, Status::NoUser);
+    }
+    Scrub scrub_hash{u->password};
+    VerifyResult v = hashers_.verify(password, u->password);
+    if (!v.ok()) {
+        // An unusable ('!') or unparseable value costs a hash too, as in Django.
+        if (v.status != VerifyStatus::Mismatch) hashers_.dummy_hash(password);
+        auth_fail_++;
+        log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(),
+                 v.status == VerifyStatus::Mismatch ? "wrong password"
+                 : v.status == VerifyStatus::Unusable ? "unusable password"
+                                                      : ("stored value not usable: " + v.reason).c_str());
+        return status_only(op, Status::WrongPassword);
+    }
+    auth_ok_++;
+    log::say(LOG_INFO, "authenticated: %s", who.c_str());
+    // Optional writes; a failure here does not undo the successful check.
+    if (cfg_.passwords.rehash_on_login && v.must_update) {
+        try {
+            std::string encoded = hashers_.encode(password);
+            Scrub s2{encoded};
+            db_.set_password(u->id, encoded);
+            log::say(LOG_INFO, "password of user=%s rehashed with %s", log::printable(user).c_str(),
+                     hashers_.preferred().c_str());
+        } catch (const std::exception& e) {
+            log::say(LOG_WARNING, "rehash of user=%s failed: %s", log::printable(user).c_str(), e.what());
+        }
+    }
+    if (cfg_.passwords.update_last_login) {
+        try {
+            db_.set_last_login(u->id);
+        } catch (const std::exception& e) {
+            log::say(LOG_WARNING, "last_login of user=%s not updated: %s", log::printable(user).c_str(), e.what());
+        }
+    }
+    return status_only(op, Status::Ok);
+}
+
+// --- Account ----------------------------------------------------------------------
+
+Reply Handler::account(proto::Reader& r) {
+    const Op op = Op::Account;
+    std::string user = r.str();
+    std::vector<std::string> any_of = r.strs();
+    uint32_t flags = r.u32();
+    std::vector<std::string> perms = r.strs();
+    if (!r.at_end()) return status_only(op, Status::BadRequest);
+
+    auto u = db_.user_by_name(user);
+    if (!u) return with_text(op, Status::NoUser, "no such user");
+    wipe(u->password);
+    if (!u->is_active) return with_text(op, Status::Inactive, "account is inactive");
+    if ((flags & proto::kRequireStaff) && !u->is_staff)
+        return with_text(op, Status::PermDenied, "staff status required");
+    if ((flags & proto::kRequireSuperuser) && !u->is_superuser)
+        return with_text(op, Status::PermDenied, "superuser status required");
+    if (!any_of.empty()) {
+        bool member = false;
+        for (const auto& g : db_.groups_of_user(u->id)) {
+            // A requirement may name the Django group or its NSS name.
+            auto nss = entries_.group_name(g.name);
+            for (const auto& want : any_of)
+                if (want == g.name || (nss && want == *nss)) member = true;
+        }
+        if (!member) return with_text(op, Status::PermDenied, "not in any of the required groups");
+    }
+    // ModelBackend: an active superuser has every permission; otherwise user
+    // permissions and permissions of the user's groups.
+    if (!perms.empty() && !u->is_superuser) {
+        auto have_list = db_.permissions_of_user(u->id);
+        std::set<std::string> have(have_list.begin(), have_list.end());
+        for (const auto& p : perms)
+            if (!have.count(p)) return with_text(op, Status::PermDenied, "missing permission " + log::printable(p));
+    }
+    return with_text(op, Status::Ok, "");
+}
+
+// --- ChangePassword ---------------------------------------------------------------
+
+Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
+    const Op op = Op::ChangePassword;
+    std::string user = r.str(), old_pw = r.str(), new_pw = r.str();
+    Scrub s1{old_pw}, s2{new_pw};
+    uint32_t flags = r.u32();
+    if (!r.at_end()) return status_only(op, Status::BadRequest);
+    if (!clients_.allows(peer)) {
+        denied_++;
+        log::say(LOG_WARNING, "change-password refused: caller uid %u pid %d is not an auth client",
+                 unsigned(peer.uid), int(peer.pid));
+        return with_text(op, Status::Denied, "caller not allowed");
+    }
+    if (!cfg_.passwords.allow_change)
+        return with_text(op, Status::Disabled, "password changes are disabled");
+    const bool check_only = flags & proto::kCheckOnly;
+    if (!check_only && new_pw.empty()) return with_text(op, Status::BadRequest, "empty new password");
+
+    auto u = db_.user_by_name(user);
+    if (!u || !u->is_active) {
+        if (u) wipe(u->password);
+        hashers_.dummy_hash(old_pw);
+        return with_text(op, Status::NoUser, "no such user");
+    }
+    Scrub s3{u->password};
+    VerifyResult v = hashers_.verify(old_pw, u->password);
+    if (!v.ok()) {
+        if (v.status != VerifyStatus::Mismatch) hashers_.dummy_hash(old_pw);
+        log::say(LOG_NOTICE, "password change failed: user=%s uid=%u: wrong password", log::printable(user).c_str(),
+                 unsigned(peer.uid));
+        return with_text(op, Status::WrongPassword, "wrong password");
+    }
+    if (check_only) return with_text(op, Status::Ok, "");
+    std::string encoded = hashers_.encode(new_pw);
+    Scrub s4{encoded};
+    db_.set_password(u->id, encoded);
+    cache_.flush();
+    log::say(LOG_INFO, "password changed: user=%s uid=%u", log::printable(user).c_str(), unsigned(peer.uid));
+    return with_text(op, Status::Ok, "password changed");
+}
+
+// --- Lookups ----------------------------------------------------------------------
+
+Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
+    std::string key(frame);
+    if (auto hit = cache_.get(key)) return Reply{std::move(*hit), false};
+    proto::Writer w(op);
+    Status s = Status::BadRequest;
+    switch (op) {
+        case Op::PwByName: s = pw_by_name(r, w); break;
+        case Op::PwByUid: s = pw_by_uid(r, w); break;
+        case Op::PwList: s = pw_list(r, w); break;
+        case Op::GrByName: s = gr_by_name(r, w); break;
+        case Op::GrByGid: s = gr_by_gid(r, w); break;
+        case Op::GrList: s = gr_list(r, w); break;
+        case Op::GroupsOfUser: s = groups_of_user(r, w); break;
+        default: break;
+    }
+    if (s == Status::BadRequest) return status_only(op, s);
+    Reply reply = s == Status::Ok ? Reply{std::move(w.finish()), false} : status_only(op, s);
+    cache_.put(key, reply.frame, s == Status::Ok);
+    return reply;
+}
+
+Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w) {
+    std::string name = r.str();
+    if (!r.at_end()) return Status::BadRequest;
+    if (!nss_name_ok(name)) return Status::NotFound;
+    auto u = db_.user_by_name(name);
+    if (!u) return Status::NotFound;
+    wipe(u->password);
+    auto p = entries_.passwd(*u);
+    if (!p) return Status::NotFound;
+    w.passwd(*p);
+    return Status::Ok;
+}
+
+Status Handler::pw_by_uid(proto::Reader& r, proto::Writer& w) {
+    uint32_t uid = r.u32();
+    if (!r.at_end()) return Status::BadRequest;
+    auto id = entries_.user_id_of(uid);
+    if (!id) return Status::NotFound;
+    auto u = db_.user_by_id(*id);
+    if (!u) return Status::NotFound;
+    auto p = entries_.passwd(*u);
+    if (!p) return Status::NotFound;
+    w.passwd(*p);
+    return Status::Ok;
+}
+
+Status Handler::pw_list(proto::Reader& r, proto::Writer& w) {
+    uint32_t after_uid = r.u32();
+    uint32_t max_items = r.u32();
+    if (!r.at_end()) return Status::BadRequest;
+    const uint32_t page = std::clamp<uint32_t>(max_items, 1, kMaxPage);
+    int64_t after_id = after_uid <= cfg_.nss.uid_base ? 0 : int64_t(after_uid) - int64_t(cfg_.nss.uid_base);
+    std::vector<proto::Passwd> out;
+    size_t bytes = 0;
+    bool more = false;
+    // Rows whose names NSS cannot carry are skipped; keep reading so that a
+    // page is never empty while entries remain.
+    for (;;) {
+        const uint32_t want = page - uint32_t(out.size());
+        auto rows = db_.users_after(after_id, int(want));
+        bool beyond = false;
+        for (auto& u : rows) {
+            if (!entries_.uid_of(u.id)) {
+                beyond = true;  // ids are ordered: every further one is out of range too
+                break;
+            }
+            after_id = u.id;
+            auto p = entries_.passwd(u);
+            if (!p) continue;
+            bytes += p->name.size() + p->gecos.size() + p->dir.size() + p->shell.size() + 32;
+            out.push_back(std::move(*p));
+            if (bytes > kResponseBudget) break;
+        }
+        if (beyond || rows.size() < want) break;  // nothing further to show
+        if (out.size() >= page || bytes > kResponseBudget) {
+            more = true;
+            break;
+        }
+    }
+    w.u32(uint32_t(out.size()));
+    for (const auto& p : out) w.passwd(p);
+    w.u32(more ? 1 : 0);
+    return Status::Ok;
+}
+
+std::optional<proto::Group> Handler::make_group(const db::GroupRow& g) {
+    auto gid = entries_.gid_of(g.id);
+    auto name = entries_.group_name(g.name);
+    if (!gid || !name) return std::nullopt;
+    proto::Group out;
+    out.name = *name;
+    out.gid = *gid;
+    for (auto& m : db_.active_members(g.id))
+        if (nss_name_ok(m)) out.members.push_back(std::move(m));
+    return out;
+}
+
+Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w) {
+    std::string name = r.str();
+    if (!r.at_end()) return Status::BadRequest;
+    auto django = entries_.django_group_name(name);
+    if (!django) return Status::NotFound;
+    auto g = db_.group_by_name(*django);
+    if (!g) return Status::NotFound;
+    auto grp = make_group(*g);
+    if (!grp) return Status::NotFound;
+    w.group(*grp);
+    return Status::Ok;
+}
+
+Status Handler::gr_by_gid(proto::Reader& r, proto::Writer& w) {
+    uint32_t gid = r.u32();
+    if (!r.at_end()) return Status::BadRequest;
+    auto id = entries_.group_id_of(gid);
+    if (!id) return Status::NotFound;
+    auto g = db_.group_by_id(*id);
+    if (!g) return Status::NotFound;
+    auto grp = make_group(*g);
+    if (!grp) return Status::NotFound;
+    w.group(*grp);
+    return Status::Ok;
+}
+
+Status Handler::gr_list(proto::Reader& r, proto::Writer& w) {
+    uint32_t after_gid = r.u32();
+    uint32_t max_items = r.u32();
+    if (!r.at_end()) return Status::BadRequest;
+    const uint32_t page = std::clamp<uint32_t>(max_items, 1, kMaxPage);
+    int64_t after_id = after_gid <= cfg_.nss.gid_base ? 0 : int64_t(after_gid) - int64_t(cfg_.nss.gid_base);
+    std::vector<proto::Group> out;
+    size_t bytes = 0;
+    bool more = false;
+    for (;;) {
+        const uint32_t want = page - uint32_t(out.size());
+        auto rows = db_.groups_after(after_id, int(want));
+        if (rows.empty()) break;
+        bool beyond = false, full = false;
+        for (auto& g : rows) {
+            if (!entries_.gid_of(g.id)) {
+                beyond = true;
+                break;
+            }
+            auto grp = make_group(g);
+            size_t size = 0;
+            if (grp) {
+                size = grp->name.size() + 16;
+                for (const auto& m : grp->members) size += m.size() + 4;
+            }
+            // A group that does not fit this page starts the next one (unless
+            // it is alone: then it is sent and may fail if it exceeds a frame).
+            if (grp && !out.empty() && bytes + size > kResponseBudget) {
+                full = true;
+                break;
+            }
+            after_id = g.id;
+            if (!grp) continue;
+            bytes += size;
+            out.push_back(std::move(*grp));
+        }
+        if (beyond) break;
+        if (full || out.size() >= page) {
+            more = true;
+            break;
+        }
+        if (rows.size() < want) break;
+    }
+    w.u32(uint32_t(out.size()));
+    for (const auto& g : out) w.group(g);
+    w.u32(more ? 1 : 0);
+    return Status::Ok;
+}
+
+Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w) {
+    std::string name = r.str();
+    if (!r.at_end()) return Status::BadRequest;
+    if (!nss_name_ok(name)) return Status::NotFound;
+    auto u = db_.user_by_name(name);
+    if (!u || !entries_.passwd(*u)) return Status::NotFound;
+    wipe(u->password);
+    std::vector<uint32_t> gids;
+    // Django's groups_for_user: no groups for an inactive user.
+    if (u->is_active)
+        for (const auto& g : db_.groups_of_user(u->id))
+            if (auto gid = entries_.gid_of(g.id); gid && entries_.group_name(g.name)) gids.push_back(*gid);
+    w.u32(uint32_t(gids.size()));
+    for (uint32_t g : gids) w.u32(g);
+    return Status::Ok;
+}
+
+std::string Handler::stats_text() const {
+    auto c = cache_.stats();
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
+    std::ostringstream o;
+    o << "version " << kDaemonVersion << "\n"
+      << "database " << db_.describe() << "\n"
+      << "uptime " << up << "\n"
+      << "requests " << requests_.load() << "\n"
+      << "connections " << connections_.load() << "\n"
+      << "auth_ok " << auth_ok_.load() << "\n"
+      << "auth_failed " << auth_fail_.load() << "\n"
+      << "denied " << denied_.load() << "\n"
+      << "unavailable " << unavailable_.load() << "\n"
+      << "cache_entries " << c.entries << "\n"
+      << "cache_bytes " << c.bytes << "\n"
+      << "cache_hits " << c.hits << "\n"
+      << "cache_misses " << c.misses << "\n"
+      << "cache_evictions " << c.evictions << "\n";
+    return o.str();
+}
+
+}  // namespace dj

@@ -1,0 +1,75 @@
+// Request handling: one decoded request in, one encoded response out, with
+// Django's semantics (ModelBackend, modwsgi check_password/groups_for_user,
+// permission resolution). Independent of sockets and threads: the server
+// calls handle() on a worker thread; unit tests call it directly.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.h"
+#include "common/hashers.h"
+#include "common/protocol.h"
+#include "daemon/cache.h"
+#include "daemon/db.h"
+#include "daemon/entries.h"
+#include "daemon/peer.h"
+
+namespace dj {
+
+inline constexpr const char* kDaemonVersion = "django-authd 0.1.0";
+
+struct Reply {
+    std::vector<uint8_t> frame;   // a finished response frame
+    bool close = false;           // close the connection after sending it
+};
+
+class Handler {
+public:
+    Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Cache& cache, AuthClients clients,
+            uint32_t primary_gid);
+
+    // `frame` is a request without its u32 length. Never throws.
+    Reply handle(std::string_view frame, const Peer& peer);
+
+    // Ops that may hash a password: they run on the authentication workers so
+    // that lookups never wait behind a hash.
+    static bool is_auth_op(proto::Op op);
+
+    // Counters for the Stats op and the server.
+    std::string stats_text() const;
+    void count_connection() { connections_++; }
+
+private:
+    Reply authenticate(proto::Reader& r, const Peer& peer);
+    Reply account(proto::Reader& r);
+    Reply change_password(proto::Reader& r, const Peer& peer);
+    Reply lookup(proto::Op op, proto::Reader& r, std::string_view frame);
+
+    // Lookups: fill `w` and return the status (Ok or NotFound).
+    proto::Status pw_by_name(proto::Reader& r, proto::Writer& w);
+    proto::Status pw_by_uid(proto::Reader& r, proto::Writer& w);
+    proto::Status pw_list(proto::Reader& r, proto::Writer& w);
+    proto::Status gr_by_name(proto::Reader& r, proto::Writer& w);
+    proto::Status gr_by_gid(proto::Reader& r, proto::Writer& w);
+    proto::Status gr_list(proto::Reader& r, proto::Writer& w);
+    proto::Status groups_of_user(proto::Reader& r, proto::Writer& w);
+    std::optional<proto::Group> make_group(const db::GroupRow& g);
+
+    const Config& cfg_;
+    db::Database& db_;
+    const Hashers& hashers_;
+    Cache& cache_;
+    AuthClients clients_;
+    Entries entries_;
+    std::chrono::steady_clock::time_point started_;
+
+    std::atomic<uint64_t> requests_{0}, auth_ok_{0}, auth_fail_{0}, denied_{0}, unavailable_{0},
+        connections_{0};
+};
+
+}  // namespace dj

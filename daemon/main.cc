@@ -1,0 +1,155 @@
+// django-authd: answers PAM and NSS requests about a Django site's users.
+//
+//   django-authd [--config FILE] [--foreground] [--debug] [--check-config]
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <optional>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "common/config.h"
+#include "daemon/cache.h"
+#include "daemon/db_postgres.h"
+#include "daemon/handlers.h"
+#include "daemon/listen.h"
+#include "daemon/log.h"
+#include "daemon/privs.h"
+#include "daemon/server.h"
+#include "daemon/sql.h"
+#include "daemon/startup.h"
+
+namespace {
+
+void usage(FILE* f) {
+    fprintf(f,
+            "usage: django-authd [--config FILE] [--foreground] [--debug] [--check-config]\n"
+            "  --config FILE    configuration file (default %s)\n"
+            "  --foreground     stay in the foreground and log to stderr as well as syslog\n"
+            "  --debug          log debug messages\n"
+            "  --check-config   read and check the configuration, then exit\n",
+            dj::kDefaultConfigPath);
+}
+
+// Startup errors go to syslog and, always, to stderr (systemd's journal).
+int fail(const std::string& msg) {
+    dj::log::say(LOG_ERR, "%s", msg.c_str());
+    fprintf(stderr, "django-authd: %s\n", msg.c_str());
+    return 1;
+}
+
+int run(int argc, char** argv) {
+    std::string config_path = dj::kDefaultConfigPath;
+    bool foreground = false, debug = false, check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) config_path = argv[++i];
+        else if (a.rfind("--config=", 0) == 0) config_path = a.substr(9);
+        else if (a == "--foreground" || a == "-f") foreground = true;
+        else if (a == "--debug" || a == "-d") debug = true;
+        else if (a == "--check-config") check_only = true;
+        else if (a == "--help" || a == "-h") return usage(stdout), 0;
+        else if (a == "--version") return printf("%s\n", dj::kDaemonVersion), 0;
+        else return usage(stderr), 2;
+    }
+    dj::log::init(foreground, debug);
+
+    dj::Config cfg;
+    std::string error;
+    if (!dj::load_config(config_path, cfg, error)) return fail("configuration: " + error);
+    std::optional<dj::Hashers> hashers;
+    try {
+        hashers.emplace(dj::make_hashers(cfg.passwords));
+    } catch (const std::exception& e) {
+        return fail(config_path + ": key 'passwords.hashers': " + e.what());
+    }
+    uint32_t primary_gid = 0;
+    if (!dj::resolve_primary_gid(cfg.nss.primary_group, primary_gid, error)) return fail(config_path + ": " + error);
+    if (cfg.database.engine == "postgresql") {
+        try {
+            (void)dj::db::PostgresEngine::conninfo(cfg.database);
+        } catch (const std::exception& e) {
+            return fail(config_path + ": " + e.what());
+        }
+    }
+    if (check_only) {
+        printf("%s: ok\n", config_path.c_str());
+        return 0;
+    }
+    std::vector<std::string> unknown;
+    dj::AuthClients clients = dj::AuthClients::resolve(cfg.daemon.auth_clients, unknown);
+    for (const auto& u : unknown)
+        dj::log::say(LOG_WARNING, "auth_clients: '%s' is not in /etc/passwd or /etc/group", u.c_str());
+
+    bool own_socket = false;
+    int listen_fd = dj::systemd_listen_fd();
+    if (listen_fd < 0) {
+        listen_fd = dj::open_listen_socket(cfg.daemon.socket, error);
+        if (listen_fd < 0) return fail(error);
+        own_socket = true;
+    }
+    if (!cfg.daemon.user.empty() && !dj::drop_privileges(cfg.daemon.user, error)) return fail(error);
+    if (!foreground && daemon(0, 0) != 0) return fail(std::string("daemon: ") + strerror(errno));
+
+    const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
+    dj::ServerOptions so;
+    so.auth_threads = cfg.daemon.auth_threads ? cfg.daemon.auth_threads : hw;
+    so.lookup_threads = cfg.daemon.lookup_threads ? cfg.daemon.lookup_threads : std::max(4, 2 * hw);
+    so.max_connections = cfg.daemon.max_connections;
+    so.idle_timeout_s = cfg.daemon.idle_timeout;
+    so.max_pending_auth = size_t(cfg.daemon.max_pending_auth);
+
+    const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login || cfg.passwords.update_last_login;
+    std::unique_ptr<dj::db::Database> db;
+    try {
+        db = dj::db::open_database(cfg.database, writable, so.auth_threads + so.lookup_threads);
+    } catch (const std::exception& e) {
+        return fail(config_path + ": " + e.what());
+    }
+    try {
+        db->ping();
+        dj::log::say(LOG_INFO, "database %s reachable", db->describe().c_str());
+    } catch (const std::exception& e) {
+        // Keep running: requests answer Unavailable until the database is back.
+        dj::log::say(LOG_WARNING, "database not reachable yet: %s", e.what());
+    }
+
+    dj::Cache cache(std::chrono::seconds(cfg.cache.positive_ttl), std::chrono::seconds(cfg.cache.negative_ttl),
+                    cfg.cache.max_entries, cfg.cache.max_bytes);
+    dj::Handler handler(cfg, *db, *hashers, cache, std::move(clients), primary_gid);
+    dj::log::say(LOG_INFO, "%s listening on %s (%s), preferred hasher %s", dj::kDaemonVersion,
+                 own_socket ? cfg.daemon.socket.c_str() : "socket from systemd", db->describe().c_str(),
+                 hashers->preferred().c_str());
+    int rc;
+    {
+        dj::Server server(listen_fd, handler, so);
+        rc = server.run(cache);
+    }
+    close(listen_fd);
+    if (own_socket) unlink(cfg.daemon.socket.c_str());
+    return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Before anything can look a user up.
+    dj::disable_own_nss_module();
+    signal(SIGPIPE, SIG_IGN);
+    // Signals are taken by the event loop's signalfd: block them in every thread.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        return fail(std::string("fatal: ") + e.what());
+    }
+}

@@ -1,0 +1,24 @@
+#include "daemon/privs.h"
+
+#include <grp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/peer.h"
+
+namespace dj {
+
+bool drop_privileges(const std::string& user, std::string& error) {
+    uid_t uid;
+    gid_t gid;
+    if (!files_user(user, uid, gid)) return error = "user '" + user + "' is not in /etc/passwd", false;
+    // setgroups with the primary group only: initgroups() would go through NSS.
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+        return error = "cannot switch to user '" + user + "': " + strerror(errno), false;
+    if (uid != 0 && setuid(0) == 0) return error = "privileges could be regained", false;
+    return true;
+}
+
+}  // namespace dj

@@ -1,0 +1,87 @@
+// Requests to django-authd; see daemon_calls.h and common/protocol.h.
+#include "pam/daemon_calls.h"
+
+#include <string.h>
+
+#include <utility>
+
+namespace dj::pam {
+namespace {
+
+// Items such as PAM_RHOST come from the application; the protocol bounds
+// strings, so clip rather than fail.
+std::string_view clip(std::string_view s) {
+    return s.size() > proto::kMaxString ? s.substr(0, proto::kMaxString) : s;
+}
+
+// The request frame holds a password: wipe it however the call ends.
+struct Wipe {
+    std::vector<uint8_t>& v;
+    ~Wipe() {
+        if (!v.empty()) explicit_bzero(v.data(), v.size());
+    }
+};
+
+}  // namespace
+
+DaemonCalls::DaemonCalls(client::Options opt, CallFn fn)
+    : opt_(std::move(opt)), fn_(std::move(fn)) {
+    if (!fn_) fn_ = [](const client::Options& o, const std::vector<uint8_t>& req) {
+        return client::call(o, req);
+    };
+}
+
+Reply DaemonCalls::exchange(proto::Op op, std::vector<uint8_t>& frame, bool has_text) {
+    Wipe wipe{frame};
+    Reply r;
+    client::Response resp = fn_(opt_, frame);
+    if (resp.transport != client::Transport::Ok) {
+        r.error = resp.error.empty() ? "daemon unreachable" : resp.error;
+        return r;
+    }
+    proto::Reader rd(resp.frame);
+    if (!rd.header_ok() || rd.op() != op) {
+        r.error = "malformed response";
+        return r;
+    }
+    r.reached = true;
+    r.status = rd.status();
+    if (has_text) {
+        // Optional on statuses that carry none; a missing text is not an error.
+        std::string t = rd.str();
+        if (rd.ok()) r.text = std::move(t);
+    }
+    return r;
+}
+
+Reply DaemonCalls::authenticate(std::string_view user, std::string_view password,
+                                std::string_view service, std::string_view rhost) {
+    proto::Writer w(proto::Op::Authenticate);
+    w.str(user);
+    w.str(password);
+    w.str(clip(service));
+    w.str(clip(rhost));
+    return exchange(proto::Op::Authenticate, w.finish(), false);
+}
+
+Reply DaemonCalls::account(std::string_view user, const std::vector<std::string>& any_of_groups,
+                           uint32_t flags, const std::vector<std::string>& permissions) {
+    proto::Writer w(proto::Op::Account);
+    w.str(user);
+    w.strs(any_of_groups);
+    w.u32(flags);
+    w.strs(permissions);
+    return exchange(proto::Op::Account, w.finish(), true);
+}
+
+Reply DaemonCalls::change_password(std::string_view user, std::string_view old_password,
+                                   std::string_view new_password, uint32_t flags) {
+    proto::Writer w(proto::Op::ChangePassword);
+    w.str(user);
+    w.str(old_password);
+    w.str(new_password);
+    w.u32(flags);
+    return exchange(proto::Op::ChangePassword, w.finish(), true);
+}
+
+}  // namespace dj::pam

@@ -1,0 +1,69 @@
+// PamIo over a real pam_handle_t*.
+#include "pam/pam_io.h"
+
+#include <cstdlib>
+
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <syslog.h>
+
+namespace dj::pam {
+
+int PamHandleIo::get_user(std::string& user) {
+    const char* u = nullptr;
+    int rc = pam_get_user(pamh_, &u, nullptr);
+    if (rc != PAM_SUCCESS) return rc;
+    if (u == nullptr) return PAM_USER_UNKNOWN;
+    user = u;
+    return PAM_SUCCESS;
+}
+
+int PamHandleIo::get_token(Token which, const char* prompt, std::string& tok) {
+    const char* t = nullptr;
+    int rc = PAM_SYSTEM_ERR;
+    switch (which) {
+        case Token::Current: rc = pam_get_authtok(pamh_, PAM_AUTHTOK, &t, prompt); break;
+        case Token::Old: rc = pam_get_authtok(pamh_, PAM_OLDAUTHTOK, &t, prompt); break;
+        case Token::NewNoVerify: rc = pam_get_authtok_noverify(pamh_, &t, prompt); break;
+        case Token::NewVerify:
+            // pam_get_authtok_verify compares against *authtok: give it the
+            // token we hold (it stays valid for the call).
+            t = tok.c_str();
+            rc = pam_get_authtok_verify(pamh_, &t, prompt);
+            break;
+    }
+    if (rc != PAM_SUCCESS) return rc;
+    if (t == nullptr) return which == Token::Current ? PAM_AUTH_ERR : PAM_AUTHTOK_ERR;
+    tok = t;
+    return PAM_SUCCESS;
+}
+
+bool PamHandleIo::token_preset(Token which) {
+    const void* v = nullptr;
+    int item = which == Token::Old ? PAM_OLDAUTHTOK : PAM_AUTHTOK;
+    return pam_get_item(pamh_, item, &v) == PAM_SUCCESS && v != nullptr;
+}
+
+void PamHandleIo::clear_authtok() { pam_set_item(pamh_, PAM_AUTHTOK, nullptr); }
+
+std::string PamHandleIo::item(int item_type) {
+    const void* v = nullptr;
+    if (pam_get_item(pamh_, item_type, &v) != PAM_SUCCESS || v == nullptr) return {};
+    return static_cast<const char*>(v);
+}
+
+void PamHandleIo::log(int prio, const std::string& msg) {
+    pam_syslog(pamh_, prio, "%s", msg.c_str());
+}
+
+int PamHandleIo::message(int style, const std::string& msg) {
+    char* resp = nullptr;
+    int rc = pam_prompt(pamh_, style, &resp, "%s", msg.c_str());
+    if (resp != nullptr) free(resp);
+    return rc;
+}
+
+void PamHandleIo::fail_delay(unsigned usec) { pam_fail_delay(pamh_, usec); }
+
+}  // namespace dj::pam

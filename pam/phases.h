@@ -1,0 +1,64 @@
+// What pam_django.so does in each PAM phase, written against PamIo (pam_io.h)
+// and DaemonCalls (daemon_calls.h) so it runs the same under libpam and in the
+// unit tests.
+//
+// Return values (the daemon's status on the left):
+//
+//   auth       Ok -> PAM_SUCCESS; WrongPassword -> PAM_AUTH_ERR;
+//              NoUser (unknown or inactive, Django's None) -> PAM_USER_UNKNOWN;
+//              Throttled -> PAM_MAXTRIES (sshd then ends the connection;
+//              others treat it as a failure); daemon down, database down,
+//              caller refused (Denied), version mismatch -> PAM_AUTHINFO_UNAVAIL;
+//              anything unexpected -> PAM_SERVICE_ERR.
+//              Without asking the daemon: an empty password -> PAM_AUTH_ERR
+//              (unless nullok and no PAM_DISALLOW_NULL_AUTHTOK); a user name
+//              that cannot exist (empty, leading '+' or '-', control
+//              characters, over 150 characters) -> PAM_USER_UNKNOWN.
+//   account    Ok -> PAM_SUCCESS; Inactive -> PAM_ACCT_EXPIRED;
+//              NoUser -> PAM_USER_UNKNOWN; PermDenied -> PAM_PERM_DENIED;
+//              unavailable as above -> PAM_AUTHINFO_UNAVAIL.
+//   password   PAM_PRELIM_CHECK verifies the current password (always asked,
+//              also for root: the daemon never changes a password it has not
+//              seen the old one for): Ok -> PAM_SUCCESS; WrongPassword ->
+//              PAM_AUTH_ERR (as pam_unix). PAM_UPDATE_AUTHTOK asks for the new
+//              password (twice, unless use_authtok or an earlier module set
+//              it), checks minlen (PAM_AUTHTOK_ERR), and stores it:
+//              Ok -> PAM_SUCCESS; WrongPassword -> PAM_AUTHTOK_ERR.
+//              In both: Disabled -> PAM_PERM_DENIED with a message;
+//              NoUser -> PAM_USER_UNKNOWN; Throttled -> PAM_MAXTRIES.
+//              With PAM_CHANGE_EXPIRED_AUTHTOK: PAM_IGNORE (Django passwords
+//              do not expire, so there is nothing to change).
+//   setcred, open_session, close_session: PAM_SUCCESS, nothing else.
+//
+//   ignore_unknown_user turns PAM_USER_UNKNOWN into PAM_IGNORE and
+//   ignore_authinfo_unavail turns PAM_AUTHINFO_UNAVAIL into PAM_IGNORE.
+//
+// Auth and account send no conversation message (mod_authnz_pam fails on
+// anything but an echo-off prompt); the password phase does, unless
+// PAM_SILENT.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "pam/args.h"
+#include "pam/daemon_calls.h"
+#include "pam/pam_io.h"
+
+namespace dj::pam {
+
+int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags);
+int acct_mgmt(PamIo& io, DaemonCalls& daemon, const Args& args, int flags);
+int chauthtok(PamIo& io, DaemonCalls& daemon, const Args& args, int flags);
+
+// Django's User.username is at most 150 characters.
+inline constexpr size_t kMaxUserChars = 150;
+
+// Whether `name` could be a Django user name worth asking the daemon about.
+bool plausible_user_name(std::string_view name);
+// Number of characters (UTF-8 code points) in `s`, as Django's len() counts.
+size_t utf8_length(std::string_view s);
+// `s` made safe for one log line: control characters replaced, clipped.
+std::string loggable(std::string_view s);
+
+}  // namespace dj::pam

@@ -1,0 +1,104 @@
+"""A private mount namespace that lasts for a whole test module.
+
+Real services (sshd, Apache, vsftpd, glibc's NSS) read fixed paths: /etc/pam.d,
+/etc/nsswitch.conf, /run/..., the system library directory. Inside this
+namespace those paths are the test's own, and the host's files stay untouched:
+
+  - /etc/nsswitch.conf and /etc/pam.d/<service> are bind-mounted from files
+    the test writes;
+  - /run is a fresh tmpfs (so /run/django-auth/socket and /run/sshd are ours);
+  - the multiarch library directory gets an overlay whose upper layer holds
+    build/libnss_django.so.2, for programs that scrub LD_LIBRARY_PATH.
+
+A `unshare -m` process holds the namespace open; commands join it with
+`nsenter`."""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+
+
+class MountNamespace:
+    def __init__(self, workdir=None):
+        self.dir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="djns-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.holder = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sleep", "infinity"])
+        # wait until the child has its own namespace
+        deadline = time.time() + 5
+        me = os.readlink("/proc/self/ns/mnt")
+        while time.time() < deadline:
+            try:
+                if os.readlink(f"/proc/{self.holder.pid}/ns/mnt") != me:
+                    break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.01)
+        else:
+            raise RuntimeError("unshare -m did not start")
+
+    @property
+    def pid(self):
+        return self.holder.pid
+
+    def prefix(self):
+        return ["nsenter", "-t", str(self.pid), "-m", "--"]
+
+    def run(self, cmd, check=True, **kw):
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        r = subprocess.run(self.prefix() + list(cmd), **kw)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{cmd} failed ({r.returncode}): {r.stdout}{r.stderr}")
+        return r
+
+    def popen(self, cmd, **kw):
+        return subprocess.Popen(self.prefix() + list(cmd), **kw)
+
+    def sh(self, script, check=True, **kw):
+        return self.run(["sh", "-c", script], check=check, **kw)
+
+    # --- what a test usually wants -------------------------------------------------
+    def bind_file(self, source, target):
+        self.run(["mount", "--bind", str(source), str(target)])
+
+    def private_run(self):
+        """A fresh /run with the directories services expect."""
+        self.sh("mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/sshd /run/django-auth"
+                " /run/lock /run/apache2 && chmod 0755 /run/sshd")
+
+    def nsswitch(self, passwd="files django", group="files django"):
+        f = self.dir / "nsswitch.conf"
+        f.write_text(f"passwd: {passwd}\ngroup: {group}\nshadow: files\n"
+                     "hosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n")
+        self.bind_file(f, "/etc/nsswitch.conf")
+
+    def pam_service(self, name, text):
+        """Replaces /etc/pam.d/NAME inside the namespace (the file must exist
+        on the host, or a private /etc/pam.d is mounted first)."""
+        pamd = self.dir / "pam.d"
+        if not pamd.exists():
+            shutil.copytree("/etc/pam.d", pamd)
+            self.run(["mount", "--bind", str(pamd), "/etc/pam.d"])
+        (pamd / name).write_text(text)
+
+    def nss_module(self, build):
+        """Makes build/libnss_django.so.2 visible in the system library
+        directory (overlay), so programs that drop LD_LIBRARY_PATH load it."""
+        upper, work = self.dir / "lib-upper", self.dir / "lib-work"
+        upper.mkdir(exist_ok=True)
+        work.mkdir(exist_ok=True)
+        shutil.copy2(pathlib.Path(build) / "libnss_django.so.2", upper / "libnss_django.so.2")
+        self.run(["mount", "-t", "overlay", "overlay", "-o",
+                  f"lowerdir={LIBDIR},upperdir={upper},workdir={work}", LIBDIR])
+
+    def close(self):
+        if self.holder.poll() is None:
+            self.holder.send_signal(signal.SIGKILL)
+            self.holder.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)

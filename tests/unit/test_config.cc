@@ -1,0 +1,193 @@
+// Config parsing (common/config.cc): defaults, every kind of value, errors
+// that name the line and the key without the password, identifier rules,
+// and the file ownership/mode checks of load_config().
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <setjmp.h>
+#include <string>
+
+extern "C" {
+#include <cmocka.h>
+}
+
+#include "common/config.h"
+
+using namespace dj;
+
+namespace {
+
+bool parse(const std::string& text, Config& c, std::string& err) { return parse_config_text(text, c, err, "t.conf"); }
+
+void test_defaults(void**) {
+    Config c;
+    std::string err;
+    assert_true(parse("", c, err));
+    assert_string_equal(c.database.engine.c_str(), "sqlite3");
+    assert_string_equal(c.daemon.socket.c_str(), "/run/django-auth/socket");
+    assert_int_equal(c.daemon.auth_clients.size(), 1);
+    assert_string_equal(c.daemon.auth_clients[0].c_str(), "www-data");
+    assert_int_equal(c.passwords.hashers.size(), 5);
+    assert_int_equal(c.nss.uid_base, 200000);
+    assert_string_equal(c.nss.home.c_str(), "/home/%u");
+    assert_false(c.passwords.allow_change);
+    assert_false(c.passwords.rehash_on_login);
+    assert_false(c.passwords.update_last_login);
+    assert_string_equal(c.database.schema.user_table.c_str(), "auth_user");
+}
+
+void test_values(void**) {
+    Config c;
+    std::string err;
+    assert_true(parse("[database]\nengine = postgresql   # the server\nname = site\nhost = /run/pg, db2\n"
+                      "options = sslmode=verify-full target_session_attrs=any\npassword = a #b ;c\n"
+                      "[daemon]\nauth_clients = www-data, @web ,nginx\n"
+                      "[passwords]\nhashers = argon2,pbkdf2_sha256\nrehash_on_login = yes\npbkdf2_iterations = 1000\n"
+                      "[nss]\nuid_base = 5000\nuid_max = 9000\ngroup_prefix = dj-\n"
+                      "[schema]\nuser_table = accounts.user\nuser_is_staff =\n",
+                      c, err));
+    assert_string_equal(c.database.engine.c_str(), "postgresql");
+    assert_string_equal(c.database.host.c_str(), "/run/pg, db2");
+    assert_string_equal(c.database.options.c_str(), "sslmode=verify-full target_session_attrs=any");
+    // inih strips " ;" comments; '#' belongs to the password.
+    assert_string_equal(c.database.password.c_str(), "a #b");
+    assert_int_equal(c.daemon.auth_clients.size(), 3);
+    assert_string_equal(c.daemon.auth_clients[1].c_str(), "@web");
+    assert_string_equal(c.passwords.hashers[0].c_str(), "argon2");
+    assert_true(c.passwords.rehash_on_login);
+    assert_int_equal(c.passwords.pbkdf2_iterations, 1000);
+    assert_int_equal(c.nss.uid_base, 5000);
+    assert_string_equal(c.nss.group_prefix.c_str(), "dj-");
+    assert_string_equal(c.database.schema.user_table.c_str(), "accounts.user");
+    assert_string_equal(c.database.schema.user_is_staff.c_str(), "");
+}
+
+void expect_error(const char* text, const char* needle1, const char* needle2) {
+    Config c;
+    std::string err;
+    assert_false(parse(text, c, err));
+    if (!strstr(err.c_str(), needle1) || !strstr(err.c_str(), needle2)) fail_msg("error was: %s", err.c_str());
+}
+
+void test_errors_name_line_and_key(void**) {
+    expect_error("[database]\nengine = oracle\n", "t.conf:2:", "database.engine");
+    expect_error("[database]\n\n\nconnect_timeout = 0\n", "t.conf:4:", "database.connect_timeout");
+    expect_error("[daemon]\nnope = 1\n", "t.conf:2:", "daemon.nope");
+    expect_error("[nss]\nuid_base = 12x\n", "t.conf:2:", "nss.uid_base");
+    expect_error("[nss]\nuid_base = 99999999999\n", "t.conf:2:", "nss.uid_base");
+    expect_error("[nss]\nhome = relative/%u\n", "t.conf:2:", "nss.home");
+    expect_error("[passwords]\nallow_change = maybe\n", "t.conf:2:", "passwords.allow_change");
+    expect_error("[passwords]\nhashers = ,\n", "t.conf:2:", "passwords.hashers");
+    expect_error("[schema]\nuser_table = auth_user;drop\n", "t.conf:2:", "schema.user_table");
+    expect_error("[schema]\nuser_id = \"id\"\n", "t.conf:2:", "schema.user_id");
+    expect_error("[schema]\nuser_username =\n", "t.conf:2:", "schema.user_username");
+    expect_error("[schema]\ngroup_table = a.b.c\n", "t.conf:2:", "schema.group_table");
+    expect_error("no section line\n", "t.conf:1:", "syntax");
+    expect_error("[nss]\nuid_base = 100\nuid_max = 50\n", "t.conf", "nss.uid_max");
+    expect_error("[database]\npassword = x\npassword_file = /p\n", "t.conf", "exclusive");
+    expect_error("[daemon]\nsocket = relative\n", "t.conf", "daemon.socket");
+    expect_error(("[database]\noptions = " + std::string(300, 'x') + "\n").c_str(), "t.conf:2:", "longer than");
+}
+
+void test_password_not_in_errors(void**) {
+    Config c;
+    std::string err;
+    assert_false(parse("[database]\npassword = Sup3rSecret\nport = 5432\nengine = x Sup3rSecret\n", c, err));
+    // The engine error quotes no value at all.
+    assert_null(strstr(err.c_str(), "Sup3rSecret"));
+    assert_false(parse("[database]\npassword Sup3rSecret\n", c, err));
+    assert_null(strstr(err.c_str(), "Sup3rSecret"));
+}
+
+void test_identifiers(void**) {
+    assert_true(valid_identifier("auth_user"));
+    assert_true(valid_identifier("_x1"));
+    assert_false(valid_identifier(""));
+    assert_false(valid_identifier("1abc"));
+    assert_false(valid_identifier("a-b"));
+    assert_false(valid_identifier("a\"b"));
+    assert_false(valid_identifier("a b"));
+    assert_false(valid_identifier("a$b"));
+    assert_false(valid_identifier(std::string(64, 'a')));
+    auto l = split_list(" a, b ,,c ");
+    assert_int_equal(l.size(), 3);
+    assert_string_equal(l[2].c_str(), "c");
+}
+
+std::string g_dir;
+
+std::string write_file(const char* name, const std::string& text, mode_t mode) {
+    std::string p = g_dir + "/" + name;
+    int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text.data(), text.size()), ssize_t(text.size()));
+    close(fd);
+    chmod(p.c_str(), mode);
+    return p;
+}
+
+void test_file_checks(void**) {
+    Config c;
+    std::string err;
+    std::string p = write_file("ok.conf", "[database]\nname = /x\n", 0600);
+    assert_true(load_config(p, c, err));
+    assert_string_equal(c.path.c_str(), p.c_str());
+
+    p = write_file("gw.conf", "[database]\nname = /x\n", 0620);
+    assert_false(load_config(p, c, err));
+    assert_non_null(strstr(err.c_str(), "writable by group or others"));
+    LoadOptions relaxed;
+    relaxed.check_permissions = false;
+    assert_true(load_config(p, c, err, relaxed));
+
+    if (geteuid() == 0) {
+        p = write_file("owner.conf", "[database]\nname = /x\n", 0600);
+        assert_int_equal(chown(p.c_str(), 65534, 65534), 0);
+        assert_false(load_config(p, c, err));
+        assert_non_null(strstr(err.c_str(), "owned by root"));
+    }
+
+    std::string pw = write_file("pw", "s3cret\nignored\n", 0600);
+    p = write_file("pf.conf", "[database]\npassword_file = " + pw + "\n", 0600);
+    assert_true(load_config(p, c, err));
+    assert_string_equal(c.database.password.c_str(), "s3cret");
+    chmod(pw.c_str(), 0606);
+    assert_false(load_config(p, c, err));
+    assert_non_null(strstr(err.c_str(), "password_file"));
+    assert_null(strstr(err.c_str(), "s3cret"));
+
+    assert_false(load_config(g_dir + "/missing.conf", c, err));
+    assert_non_null(strstr(err.c_str(), "missing.conf"));
+}
+
+int setup(void**) {
+    char tmpl[] = "/tmp/test_config.XXXXXX";
+    if (!mkdtemp(tmpl)) return -1;
+    g_dir = tmpl;
+    return 0;
+}
+
+int teardown(void**) {
+    std::string cmd = "rm -rf '" + g_dir + "'";
+    return system(cmd.c_str()) == 0 ? 0 : -1;
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_errors_name_line_and_key),
+        cmocka_unit_test(test_password_not_in_errors),
+        cmocka_unit_test(test_identifiers),
+        cmocka_unit_test(test_file_checks),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,476 @@
+// django-authd's request handling (daemon/handlers.cc, entries.cc, cache.cc)
+// over a fake database: Django's authentication outcomes, who may call what,
+// permission resolution, NSS shaping (names, id ranges, inactive users),
+// enumeration paging, the cache, and malformed requests.
+#include <cstdarg>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <setjmp.h>
+#include <string>
+#include <vector>
+
+#include "common/hashers.h"
+#include "common/protocol.h"
+#include "daemon/cache.h"
+#include "daemon/db.h"
+#include "daemon/entries.h"
+#include "daemon/handlers.h"
+#include "daemon/log.h"
+
+// cmocka last: its macros (fail, ...) must not meet the C++ headers.
+extern "C" {
+#include <cmocka.h>
+}
+
+
+using namespace dj;
+using proto::Op;
+using proto::Status;
+
+namespace {
+
+struct FakeDb : db::Database {
+    std::vector<db::UserRow> users;
+    std::vector<db::GroupRow> groups;
+    std::multimap<int64_t, int64_t> membership;           // user -> group
+    std::multimap<int64_t, std::string> user_perms, group_perms;
+    bool down = false;
+    int queries = 0;
+    std::map<int64_t, std::string> stored;                // set_password calls
+
+    void check() {
+        ++queries;
+        if (down) throw db::DbUnavailable("fake database is down");
+    }
+    std::optional<db::UserRow> user_by_name(std::string_view n) override {
+        check();
+        for (auto& u : users)
+            if (u.username == n) return u;
+        return std::nullopt;
+    }
+    std::optional<db::UserRow> user_by_id(int64_t id) override {
+        check();
+        for (auto& u : users)
+            if (u.id == id) {
+                auto c = u;
+                c.password.clear();
+                return c;
+            }
+        return std::nullopt;
+    }
+    std::vector<db::UserRow> users_after(int64_t after, int limit) override {
+        check();
+        std::vector<db::UserRow> out;
+        for (auto& u : users)
+            if (u.id > after && int(out.size()) < limit) out.push_back(u);
+        return out;
+    }
+    std::optional<db::GroupRow> group_by_name(std::string_view n) override {
+        check();
+        for (auto& g : groups)
+            if (g.name == n) return g;
+        return std::nullopt;
+    }
+    std::optional<db::GroupRow> group_by_id(int64_t id) override {
+        check();
+        for (auto& g : groups)
+            if (g.id == id) return g;
+        return std::nullopt;
+    }
+    std::vector<db::GroupRow> groups_after(int64_t after, int limit) override {
+        check();
+        std::vector<db::GroupRow> out;
+        for (auto& g : groups)
+            if (g.id > after && int(out.size()) < limit) out.push_back(g);
+        return out;
+    }
+    std::vector<std::string> active_members(int64_t gid) override {
+        check();
+        std::vector<std::string> out;
+        for (auto& u : users)
+            for (auto [it, end] = membership.equal_range(u.id); it != end; ++it)
+                if (it->second == gid && u.is_active) out.push_back(u.username);
+        return out;
+    }
+    std::vector<db::GroupRow> groups_of_user(int64_t uid) override {
+        check();
+        std::vector<db::GroupRow> out;
+        for (auto [it, end] = membership.equal_range(uid); it != end; ++it)
+            for (auto& g : groups)
+                if (g.id == it->second) out.push_back(g);
+        return out;
+    }
+    std::vector<std::string> permissions_of_user(int64_t uid) override {
+        check();
+        std::vector<std::string> out;
+        for (auto [it, end] = user_perms.equal_range(uid); it != end; ++it) out.push_back(it->second);
+        for (auto [it, end] = membership.equal_range(uid); it != end; ++it)
+            for (auto [p, pend] = group_perms.equal_range(it->second); p != pend; ++p) out.push_back(p->second);
+        return out;
+    }
+    void set_password(int64_t id, std::string_view enc) override {
+        check();
+        stored[id] = std::string(enc);
+        for (auto& u : users)
+            if (u.id == id) u.password = std::string(enc);
+    }
+    void set_last_login(int64_t) override { check(); }
+    void ping() override { check(); }
+    std::string describe() const override { return "fake"; }
+};
+
+struct World {
+    Config cfg;
+    FakeDb db;
+    Hashers hashers{std::vector<std::string>{"pbkdf2_sha256", "pbkdf2_sha1"}, [] {
+                        HashParams p;
+                        p.pbkdf2_iterations = 1000;
+                        return p;
+                    }()};
+    Cache cache{std::chrono::seconds(60), std::chrono::seconds(10), 1000, 1 << 20};
+    std::unique_ptr<Handler> handler;
+
+    World() {
+        cfg.nss.uid_max = 200000 + 1000;
+        cfg.nss.gid_max = 200000 + 1000;
+        auto add = [&](int64_t id, const char* name, const char* pw, bool active, bool staff = false,
+                       bool super = false) {
+            db::UserRow u;
+            u.id = id;
+            u.username = name;
+            u.password = pw ? hashers.encode_with("pbkdf2_sha256", pw, 1000) : "!unusable";
+            u.is_active = active;
+            u.is_staff = staff;
+            u.is_superuser = super;
+            u.first_name = "First";
+            u.last_name = "La:st";
+            db.users.push_back(u);
+        };
+        add(1, "alice", "alice-pw", true, true);
+        add(2, "bob", "bob-pw", false);
+        add(3, "carol", nullptr, true);
+        add(4, "root", "root-pw", true, true, true);
+        add(5, "bad:name", "x", true);
+        add(6, "-dash", "x", true);
+        add(7, "dave", "dave-pw", true);
+        add(5000, "far", "far-pw", true);   // uid beyond uid_max
+        db.groups = {{1, "devs"}, {2, "ops"}, {3, "with space"}, {4, "empty"}, {9000, "fargroup"}};
+        db.membership = {{1, 1}, {2, 1}, {5, 1}, {7, 1}, {1, 2}, {7, 3}, {1, 9000}};
+        db.user_perms = {{7, "auth.add_user"}};
+        db.group_perms = {{1, "auth.view_group"}};
+        AuthClients clients;
+        clients.allow_uid(33);
+        handler = std::make_unique<Handler>(cfg, db, hashers, cache, clients, 100);
+    }
+
+    struct Answer {
+        Status status;
+        std::string frame;
+    };
+    Answer call(proto::Writer& w, uid_t uid = 0) {
+        auto& f = w.finish();
+        std::string frame(reinterpret_cast<const char*>(f.data()) + 4, f.size() - 4);
+        Peer p;
+        p.uid = uid;
+        p.pid = 1;
+        Reply r = handler->handle(frame, p);
+        std::string body(reinterpret_cast<const char*>(r.frame.data()) + 4, r.frame.size() - 4);
+        proto::Reader rd(body);
+        return Answer{rd.status(), body};
+    }
+    Status auth(const char* user, const char* pw, uid_t uid = 0) {
+        proto::Writer w(Op::Authenticate);
+        w.str(user);
+        w.str(pw);
+        w.str("svc");
+        w.str("");
+        return call(w, uid).status;
+    }
+    Status account(const char* user, std::vector<std::string> groups, uint32_t flags, std::vector<std::string> perms) {
+        proto::Writer w(Op::Account);
+        w.str(user);
+        w.strs(groups);
+        w.u32(flags);
+        w.strs(perms);
+        return call(w).status;
+    }
+};
+
+void test_authenticate(void**) {
+    World w;
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);
+    assert_int_equal(w.auth("alice", "wrong"), Status::WrongPassword);
+    assert_int_equal(w.auth("bob", "bob-pw"), Status::NoUser);        // inactive: Django's None
+    assert_int_equal(w.auth("nobody", "x"), Status::NoUser);
+    assert_int_equal(w.auth("carol", ""), Status::WrongPassword);     // unusable password
+    assert_int_equal(w.auth("ALICE", "alice-pw"), Status::NoUser);    // exact match
+    assert_int_equal(w.auth("bad:name", "x"), Status::Ok);            // Django's semantics, not NSS's
+    // Only uid 0 and auth clients.
+    assert_int_equal(w.auth("alice", "alice-pw", 33), Status::Ok);
+    assert_int_equal(w.auth("alice", "alice-pw", 1000), Status::Denied);
+    w.db.down = true;
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Unavailable);
+}
+
+void test_no_rehash_unless_enabled(void**) {
+    World w;
+    w.db.users[0].password = w.hashers.encode_with("pbkdf2_sha1", "alice-pw", 1000);
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);
+    assert_true(w.db.stored.empty());
+    w.cfg.passwords.rehash_on_login = true;
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);
+    assert_int_equal(w.db.stored.size(), 1);
+    assert_int_equal(w.db.stored[1].rfind("pbkdf2_sha256$", 0), 0);
+}
+
+void test_change_password(void**) {
+    World w;
+    auto change = [&](const char* user, const char* old_pw, const char* new_pw, uint32_t flags, uid_t uid = 0) {
+        proto::Writer pw(Op::ChangePassword);
+        pw.str(user);
+        pw.str(old_pw);
+        pw.str(new_pw);
+        pw.u32(flags);
+        return w.call(pw, uid).status;
+    };
+    assert_int_equal(change("alice", "alice-pw", "new-pw", 0), Status::Disabled);
+    w.cfg.passwords.allow_change = true;
+    assert_int_equal(change("alice", "alice-pw", "new-pw", 0, 1000), Status::Denied);
+    assert_int_equal(change("alice", "bad", "new-pw", 0), Status::WrongPassword);
+    assert_int_equal(change("bob", "bob-pw", "new-pw", 0), Status::NoUser);
+    assert_int_equal(change("alice", "alice-pw", "", proto::kCheckOnly), Status::Ok);
+    assert_true(w.db.stored.empty());
+    assert_int_equal(change("alice", "alice-pw", "new-pw", 0), Status::Ok);
+    assert_int_equal(w.auth("alice", "new-pw"), Status::Ok);
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::WrongPassword);
+}
+
+void test_account(void**) {
+    World w;
+    assert_int_equal(w.account("alice", {}, 0, {}), Status::Ok);
+    assert_int_equal(w.account("bob", {}, 0, {}), Status::Inactive);
+    assert_int_equal(w.account("ghost", {}, 0, {}), Status::NoUser);
+    assert_int_equal(w.account("alice", {}, proto::kRequireStaff, {}), Status::Ok);
+    assert_int_equal(w.account("dave", {}, proto::kRequireStaff, {}), Status::PermDenied);
+    assert_int_equal(w.account("alice", {}, proto::kRequireSuperuser, {}), Status::PermDenied);
+    assert_int_equal(w.account("root", {}, proto::kRequireSuperuser, {}), Status::Ok);
+    assert_int_equal(w.account("dave", {"ops", "devs"}, 0, {}), Status::Ok);
+    assert_int_equal(w.account("dave", {"ops"}, 0, {}), Status::PermDenied);
+    // User permissions, group permissions, both required.
+    assert_int_equal(w.account("dave", {}, 0, {"auth.add_user"}), Status::Ok);
+    assert_int_equal(w.account("dave", {}, 0, {"auth.view_group"}), Status::Ok);
+    assert_int_equal(w.account("dave", {}, 0, {"auth.add_user", "auth.view_group"}), Status::Ok);
+    assert_int_equal(w.account("dave", {}, 0, {"auth.add_user", "auth.delete_user"}), Status::PermDenied);
+    assert_int_equal(w.account("alice", {}, 0, {"auth.add_user"}), Status::PermDenied);
+    // An active superuser has every permission, even one that does not exist.
+    assert_int_equal(w.account("root", {}, 0, {"no.such"}), Status::Ok);
+}
+
+void test_passwd_shaping(void**) {
+    World w;
+    proto::Writer q(Op::PwByName);
+    q.str("alice");
+    auto a = w.call(q, 1000);
+    assert_int_equal(a.status, Status::Ok);
+    proto::Reader r(a.frame);
+    auto p = r.passwd();
+    assert_string_equal(p.name.c_str(), "alice");
+    assert_int_equal(p.uid, 200001);
+    assert_int_equal(p.gid, 100);
+    assert_string_equal(p.gecos.c_str(), "First Last");
+    assert_string_equal(p.dir.c_str(), "/home/alice");
+    assert_string_equal(p.shell.c_str(), "/bin/bash");
+    for (const char* name : {"bad:name", "-dash", "far", "", "ghost"}) {
+        proto::Writer n(Op::PwByName);
+        n.str(name);
+        assert_int_equal(w.call(n).status, Status::NotFound);
+    }
+    // Inactive users keep their passwd entry.
+    proto::Writer b(Op::PwByUid);
+    b.u32(200002);
+    assert_int_equal(w.call(b).status, Status::Ok);
+    for (uint32_t uid : {0u, 200000u, 205000u, 4294967295u}) {
+        proto::Writer u(Op::PwByUid);
+        u.u32(uid);
+        assert_int_equal(w.call(u).status, Status::NotFound);
+    }
+}
+
+void test_groups(void**) {
+    World w;
+    proto::Writer q(Op::GrByName);
+    q.str("devs");
+    auto a = w.call(q);
+    assert_int_equal(a.status, Status::Ok);
+    proto::Reader r(a.frame);
+    auto g = r.group();
+    assert_int_equal(g.gid, 200001);
+    // Active members with NSS-valid names only: bob inactive, bad:name invalid.
+    assert_int_equal(g.members.size(), 2);
+    assert_string_equal(g.members[0].c_str(), "alice");
+    assert_string_equal(g.members[1].c_str(), "dave");
+    for (const char* name : {"with space", "fargroup", "nosuch"}) {
+        proto::Writer n(Op::GrByName);
+        n.str(name);
+        assert_int_equal(w.call(n).status, Status::NotFound);
+    }
+    proto::Writer gu(Op::GroupsOfUser);
+    gu.str("alice");
+    auto ga = w.call(gu);
+    proto::Reader gr(ga.frame);
+    assert_int_equal(gr.u32(), 2);   // devs, ops; not fargroup (out of range)
+    assert_int_equal(gr.u32(), 200001);
+    assert_int_equal(gr.u32(), 200002);
+    proto::Writer gb(Op::GroupsOfUser);
+    gb.str("bob");   // inactive: no groups, as Django's groups_for_user
+    auto gba = w.call(gb);
+    assert_int_equal(gba.status, Status::Ok);
+    proto::Reader gbr(gba.frame);
+    assert_int_equal(gbr.u32(), 0);
+}
+
+void test_enumeration_paging(void**) {
+    World w;
+    std::vector<std::string> names;
+    uint32_t after = 0;
+    for (int round = 0; round < 20; ++round) {
+        proto::Writer q(Op::PwList);
+        q.u32(after);
+        q.u32(2);
+        auto a = w.call(q);
+        assert_int_equal(a.status, Status::Ok);
+        proto::Reader r(a.frame);
+        uint32_t n = r.u32();
+        assert_true(n <= 2);
+        for (uint32_t i = 0; i < n; ++i) {
+            auto p = r.passwd();
+            names.push_back(p.name);
+            after = p.uid;
+        }
+        if (!r.u32()) break;
+        assert_true(n > 0);   // "more" with nothing would loop forever
+    }
+    assert_int_equal(names.size(), 5);   // alice bob carol root dave: no bad names, no "far"
+    assert_string_equal(names[4].c_str(), "dave");
+
+    proto::Writer q(Op::GrList);
+    q.u32(0);
+    q.u32(100);
+    auto a = w.call(q);
+    proto::Reader r(a.frame);
+    assert_int_equal(r.u32(), 3);   // devs, ops, empty
+}
+
+void test_cache_and_flush(void**) {
+    World w;
+    proto::Writer q(Op::PwByName);
+    q.str("alice");
+    w.call(q);
+    int before = w.db.queries;
+    proto::Writer q2(Op::PwByName);
+    q2.str("alice");
+    assert_int_equal(w.call(q2).status, Status::Ok);
+    assert_int_equal(w.db.queries, before);   // from the cache
+    // Negative answers are cached too.
+    proto::Writer n1(Op::PwByName);
+    n1.str("ghost");
+    w.call(n1);
+    before = w.db.queries;
+    proto::Writer n2(Op::PwByName);
+    n2.str("ghost");
+    w.call(n2);
+    assert_int_equal(w.db.queries, before);
+    // Unavailable answers are not cached, password checks never are.
+    proto::Writer f(Op::Flush);
+    assert_int_equal(w.call(f, 1000).status, Status::Denied);
+    proto::Writer f2(Op::Flush);
+    assert_int_equal(w.call(f2, 0).status, Status::Ok);
+    w.db.down = true;
+    proto::Writer q3(Op::PwByName);
+    q3.str("alice");
+    assert_int_equal(w.call(q3).status, Status::Unavailable);
+    w.db.down = false;
+    proto::Writer q4(Op::PwByName);
+    q4.str("alice");
+    assert_int_equal(w.call(q4).status, Status::Ok);
+}
+
+void test_cache_bounds(void**) {
+    Cache c(std::chrono::seconds(10), std::chrono::seconds(1), 3, 1000);
+    auto t0 = Cache::Clock::now();
+    std::vector<uint8_t> v(10, 1);
+    c.put("a", v, true, t0);
+    c.put("b", v, true, t0);
+    c.put("c", v, true, t0);
+    assert_true(c.get("a", t0).has_value());   // a is now most recent
+    c.put("d", v, true, t0);                    // evicts b
+    assert_false(c.get("b", t0).has_value());
+    assert_true(c.get("a", t0).has_value());
+    c.put("n", v, false, t0);
+    assert_true(c.get("n", t0 + std::chrono::milliseconds(500)).has_value());
+    assert_false(c.get("n", t0 + std::chrono::seconds(2)).has_value());   // negative lifetime
+    assert_false(c.get("a", t0 + std::chrono::seconds(11)).has_value());  // positive lifetime
+    c.put("big", std::vector<uint8_t>(2000), true, t0);                   // over max_bytes: not kept
+    assert_false(c.get("big", t0).has_value());
+    c.flush();
+    assert_int_equal(c.stats().entries, 0);
+}
+
+void test_malformed(void**) {
+    World w;
+    Peer p;
+    p.uid = 0;
+    auto status_of = [&](const std::string& frame) {
+        Reply r = w.handler->handle(frame, p);
+        return std::pair<Status, bool>(Status(r.frame[6]), r.close);
+    };
+    assert_true(status_of(std::string("\x01", 1)).second);                       // short header
+    auto bv = status_of(std::string("\x02\x01\x00\x00", 4));
+    assert_int_equal(bv.first, Status::BadVersion);
+    assert_true(bv.second);
+    assert_int_equal(status_of(std::string("\x01\x63\x00\x00", 4)).first, Status::BadRequest);   // unknown op
+    assert_int_equal(status_of(std::string("\x01\x0a\x00\x00\x00\x00\x00\x09" "ab", 10)).first, Status::BadRequest);
+    assert_int_equal(status_of(std::string("\x01\x01\x00\x00" "x", 5)).first, Status::BadRequest);  // trailing
+}
+
+void test_names(void**) {
+    assert_true(nss_name_ok("alice"));
+    assert_true(nss_name_ok("zo\xc3\xab"));
+    assert_true(nss_name_ok("a.b@c"));
+    for (const char* bad : {"", "a:b", "a,b", "a b", "a\tb", "-x", "+x", ".", "..", "a/b", "a\x7f"})
+        assert_false(nss_name_ok(bad));
+    assert_false(nss_name_ok(std::string(256, 'a')));
+    NssConfig cfg;
+    cfg.group_prefix = "dj-";
+    cfg.home = "/srv/%u/%U/%i/%%/%x";
+    Entries e(cfg, 100);
+    assert_string_equal(e.group_name("devs")->c_str(), "dj-devs");
+    assert_string_equal(e.django_group_name("dj-devs")->c_str(), "devs");
+    assert_false(e.django_group_name("devs").has_value());
+    db::UserRow u;
+    u.id = 7;
+    u.username = "al";
+    assert_string_equal(e.passwd(u)->dir.c_str(), "/srv/al/200007/7/%/%x");
+}
+
+}  // namespace
+
+int main() {
+    log::init(false, false);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_authenticate),
+        cmocka_unit_test(test_no_rehash_unless_enabled),
+        cmocka_unit_test(test_change_password),
+        cmocka_unit_test(test_account),
+        cmocka_unit_test(test_passwd_shaping),
+        cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_enumeration_paging),
+        cmocka_unit_test(test_cache_and_flush),
+        cmocka_unit_test(test_cache_bounds),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
