@@ -3,6 +3,8 @@
 #   make                 build everything into build/
 #   make check           build and run every test (unit + integration)
 #   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check-tsan      the concurrency tests under ThreadSanitizer (build-tsan/)
+#   make fuzz            every libFuzzer harness in fuzz/ for FUZZ_SECONDS each (build-fuzz/)
 #   make demo            the main job, shown end to end
 #   make install DESTDIR=... PREFIX=/usr
 #
@@ -26,12 +28,28 @@ SANITIZE ?= 0
 PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libcrypt-dev libinih-dev \
               libsqlite3-dev libpq-dev libpam0g-dev libcmocka-dev
 PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 python3-pytest \
-              pamtester libpam-wrapper postgresql pgbouncer sqlite3 util-linux
+              pamtester libpam-wrapper postgresql pgbouncer sqlite3 util-linux \
+              debhelper dh-nss lintian fakeroot man-db systemd-container \
+              apache2 libapache2-mod-authnz-pam libapache2-mod-authz-unixgroup openssh-server \
+              openssh-client sshpass vsftpd openssl procps
+
+# The peers make bench measures against (bench/run).
+PKGS_BENCH := libnss-pgsql2 wrk apache2 libapache2-mod-authnz-pam libapache2-mod-wsgi-py3 time util-linux
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security
 HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC -fvisibility=hidden
 ifeq ($(SANITIZE),1)
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SANLD    := -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+# -Wno-tsan: GCC warns that ThreadSanitizer does not model standalone fences
+# (the shared cache's seqlock uses them); the races it can see it still reports.
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -Wno-tsan
+SANLD    := -fsanitize=thread
+else ifeq ($(SANITIZE),fuzz)
+# libFuzzer instrumentation (clang only: make fuzz sets CXX=clang++-14).
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-sanitize-recover=all
 SANLD    := -fsanitize=address,undefined
 else
 OPT      := -O2 -g
@@ -61,6 +79,8 @@ TOOL_SRCS   := $(sort $(wildcard tools/*.cc))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.cc))
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.cc))
 BENCH_SRCS  := $(sort $(wildcard bench/*.cc))
+FUZZ_SRCS   := $(sort $(filter-out fuzz/replay_main.cc,$(wildcard fuzz/fuzz_*.cc)))
+FUZZ_NAMES  := $(patsubst fuzz/%.cc,%,$(FUZZ_SRCS))
 
 obj = $(patsubst %.cc,$(B)/obj/%.o,$(1))
 
@@ -68,8 +88,13 @@ ARTIFACTS := $(B)/pam_django.so $(B)/libnss_django.so.2 $(B)/django-authd $(B)/d
 UNIT_BINS := $(patsubst tests/unit/%.cc,$(B)/tests/%,$(UNIT_SRCS))
 HELPER_BINS := $(patsubst tests/helpers/%.cc,$(B)/tests/%,$(HELPER_SRCS))
 BENCH_BINS  := $(patsubst bench/%.cc,$(B)/bench/%,$(BENCH_SRCS))
+REPLAY_BINS := $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all check unit demo install clean deps test-deps bench
+# Keep every intermediate object (test, helper and bench objects come through
+# pattern rules), so their dependency files decide when they are rebuilt.
+.SECONDARY:
+
+.PHONY: all check unit demo install clean deps test-deps bench fuzz fuzz-build check-tsan
 .DEFAULT_GOAL := all
 
 all: $(ARTIFACTS)
@@ -79,6 +104,8 @@ $(B)/.deps-build: tools/ensure-packages
 	@mkdir -p $(B) && tools/ensure-packages $(PKGS_BUILD) && touch $@
 $(B)/.deps-test: tools/ensure-packages
 	@mkdir -p $(B) && tools/ensure-packages $(PKGS_TEST) && touch $@
+$(B)/.deps-bench: tools/ensure-packages
+	@mkdir -p $(B) && tools/ensure-packages $(PKGS_BENCH) && touch $@
 deps: $(B)/.deps-build
 test-deps: $(B)/.deps-test
 
@@ -138,27 +165,86 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libdjcore.a $(B)/libdjclient.a
 
 unit: $(UNIT_BINS)
 
-check: all $(UNIT_BINS) $(HELPER_BINS) $(B)/.deps-test
+check: all $(UNIT_BINS) $(HELPER_BINS) $(REPLAY_BINS) $(B)/.deps-test
 	@tests/run --build $(B) --sanitize $(SANITIZE)
+
+# The daemon and NSS client concurrency tests under ThreadSanitizer, in their
+# own build directory (tests/run --sanitize thread picks the subset).
+TSAN_B ?= build-tsan
+check-tsan:
+	@$(MAKE) --no-print-directory B=$(TSAN_B) SANITIZE=thread all unit $(patsubst $(B)/%,$(TSAN_B)/%,$(HELPER_BINS)) $(TSAN_B)/.deps-test
+	@tests/run --build $(TSAN_B) --sanitize thread
+
+# --- fuzzing -------------------------------------------------------------------
+# fuzz/fuzz_*.cc are libFuzzer targets (LLVMFuzzerTestOneInput). make check
+# builds each with the normal compiler and fuzz/replay_main.cc into
+# $(B)/fuzz/replay_* and replays fuzz/corpus/ and fuzz/regressions/ through
+# it; make fuzz builds them with clang's libFuzzer into build-fuzz/ and runs
+# each for FUZZ_SECONDS, from its seed corpus and dictionary.
+FUZZ_B       ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CXX     ?= clang++-14
+PKGS_FUZZ    := clang-14 libclang-rt-14-dev
+FUZZ_LIBS = $(B)/libdjdaemon.a $(B)/libdjnss.a $(B)/libdjcore.a $(B)/libdjclient.a
+FUZZ_LDLIBS = $(LIBS_DB) $(LIBS_INI) $(LIBS_HASH)
+
+$(B)/fuzz/replay_%: $(B)/obj/fuzz/%.o $(B)/obj/fuzz/replay_main.o $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $^ $(LDFLAGS_ALL) $(FUZZ_LDLIBS)
+$(B)/fuzz/%: $(B)/obj/fuzz/%.o $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(CXX) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS_ALL) $(FUZZ_LDLIBS)
+$(B)/.deps-fuzz: tools/ensure-packages
+	@mkdir -p $(B) && tools/ensure-packages $(PKGS_FUZZ) && touch $@
+
+# Keep the harness objects between runs (they are only intermediate files).
+.SECONDARY: $(call obj,$(FUZZ_SRCS) fuzz/replay_main.cc)
+
+fuzz-build: $(B)/.deps-fuzz $(patsubst %,$(B)/fuzz/%,$(FUZZ_NAMES))
+
+fuzz:
+	@tools/ensure-packages $(PKGS_BUILD) $(PKGS_FUZZ)
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) SANITIZE=fuzz CXX=$(FUZZ_CXX) fuzz-build
+	@fuzz/run $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 demo: all $(B)/.deps-test
 	@tests/demo.sh $(B)
 
-bench: all $(BENCH_BINS) $(HELPER_BINS) $(B)/.deps-test
+bench: all $(BENCH_BINS) $(HELPER_BINS) $(B)/.deps-test $(B)/.deps-bench
 	@bench/run $(B)
 
 # --- install -------------------------------------------------------------------
+# The same files the Debian packages hold (debian/ builds them with this
+# target; tests/package-test.sh compares the two lists):
+#   pam_django.so, the pam-auth-update profile, pam_django(8)   -> libpam-django
+#   libnss_django.so.2, libnss_django(8)                        -> libnss-django
+#   the daemon, django-authctl, the systemd units, sysusers.d,
+#   the default configuration (mode 0600), their man pages      -> django-authd
+# The installed configuration runs the daemon as DAEMON_USER (the system user
+# dist/django-authd.sysusers creates); DAEMON_USER= keeps the built-in default
+# (the uid it was started with).
+UNITDIR      ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /usr/lib/systemd/system)
+SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
+PAMCONFIGDIR ?= $(PREFIX)/share/pam-configs
+DAEMON_USER  ?= _django-authd
+
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(B)/pam_django.so $(DESTDIR)$(PAMDIR)/pam_django.so
 	install -m 0644 $(B)/libnss_django.so.2 $(DESTDIR)$(LIBDIR)/libnss_django.so.2
 	install -m 0755 $(B)/django-authd $(DESTDIR)$(SBINDIR)/django-authd
 	install -m 0755 $(B)/django-authctl $(DESTDIR)$(BINDIR)/django-authctl
-	@if [ -f config/django-auth.conf ]; then \
-	  install -d $(DESTDIR)$(SYSCONFDIR)/django-auth && \
-	  install -m 0600 config/django-auth.conf $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf; fi
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/django-auth
+	awk -v u='$(DAEMON_USER)' '/^\[/ { s = $$0 } s == "[daemon]" && /^user[ \t]*=/ { $$0 = "user = " u } { print }' \
+	  config/django-auth.conf > $(B)/django-auth.conf.install
+	install -m 0600 $(B)/django-auth.conf.install $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PAMCONFIGDIR)
+	install -m 0644 dist/django-authd.service dist/django-authd.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0644 dist/django-authd.sysusers $(DESTDIR)$(SYSUSERSDIR)/django-authd.conf
+	install -m 0644 dist/pam-configs/django $(DESTDIR)$(PAMCONFIGDIR)/django
 	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
-	  install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	  echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+	  install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
 clean:
 	rm -rf $(B)

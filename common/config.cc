@@ -157,6 +157,7 @@ struct Parser {
         num("daemon.max_connections", dm.max_connections, 1, 65536);
         num("daemon.idle_timeout", dm.idle_timeout, 1, 86400);
         num("daemon.max_pending_auth", dm.max_pending_auth, 1, 1000000);
+        flag("daemon.debug", dm.debug);
 
         auto& c = cfg->cache;
         num("cache.positive_ttl", c.positive_ttl, 0, 86400);
@@ -205,6 +206,13 @@ struct Parser {
         };
         str("nss.group_prefix", n.group_prefix);
         flag("nss.gecos_from_name", n.gecos_from_name);
+
+        auto& t = cfg->throttle;
+        num("throttle.deny", t.deny, 0, 1000000);
+        num("throttle.client_deny", t.client_deny, 0, 1000000);
+        num("throttle.fail_interval", t.fail_interval, 1, 31 * 86400);
+        num("throttle.unlock_time", t.unlock_time, 0, 366 * 86400);
+        num("throttle.max_entries", t.max_entries, 1, 10000000);
     }
 
     bool set(const char* section, const char* name, const char* value) {

@@ -3,6 +3,7 @@
 // django-authd reads it in full; django-authctl reads it to find the socket.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -68,6 +69,7 @@ struct DaemonConfig {
     int max_connections = 1024;
     int idle_timeout = 60;               // seconds a client connection may stay idle
     int max_pending_auth = 256;          // queued authentications before Throttled
+    bool debug = false;                  // log debug messages (as --debug)
 };
 
 struct CacheConfig {
@@ -106,12 +108,22 @@ struct NssConfig {
     bool gecos_from_name = true;         // "first last"
 };
 
+// Failed-login throttling (daemon/throttle.h), pam_faillock style.
+struct ThrottleConfig {
+    int deny = 10;                       // failures that lock a user; 0 disables
+    int client_deny = 50;                // failures that lock a client; 0 disables
+    int fail_interval = 900;             // seconds in which failures count
+    int unlock_time = 600;               // seconds locked; 0 = until django-authctl reset
+    size_t max_entries = 10000;          // records kept; the oldest go first
+};
+
 struct Config {
     DatabaseConfig database;
     DaemonConfig daemon;
     CacheConfig cache;
     PasswordsConfig passwords;
     NssConfig nss;
+    ThrottleConfig throttle;
     std::string path;                    // the file it was read from
 };
 

@@ -50,6 +50,8 @@ const char* op_name(Op op) noexcept {
         case Op::GroupsOfUser: return "groups-of-user";
         case Op::Flush: return "flush";
         case Op::Stats: return "stats";
+        case Op::ThrottleList: return "throttle-list";
+        case Op::ThrottleReset: return "throttle-reset";
     }
     return "unknown op";
 }

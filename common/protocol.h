@@ -50,6 +50,13 @@
 //   GroupsOfUser   str user                       -> list<u32 gid> (or NotFound)
 //   Flush          -                              -> -   (uid 0 only, else Denied)
 //   Stats          -                              -> str text (one "key value" per line)
+//   ThrottleList   str user ("" for every record) -> u32 count, then per record:
+//                  str kind ("user" | "client"), str name, u32 failures
+//                  (within fail_interval), u32 locked_for (seconds left;
+//                  0 not locked; 0xFFFFFFFF until reset)   (uid 0 only)
+//   ThrottleReset  str kind ("user" | "client"), str name
+//                                                 -> -   Ok | NotFound (no record)
+//                                                        (uid 0 only, else Denied)
 //
 // Enumeration is paged by id: the client asks for entries with an id greater
 // than the last one it saw. The daemon may return fewer than max_items (it
@@ -57,7 +64,7 @@
 //
 // Who may ask: every local user may look up (NSS runs in every process);
 // Authenticate and ChangePassword only uid 0 and the config's auth_clients
-// (SO_PEERCRED); Flush only uid 0.
+// (SO_PEERCRED); Flush, ThrottleList and ThrottleReset only uid 0.
 #pragma once
 
 #include <cstddef>
@@ -91,6 +98,8 @@ enum class Op : uint8_t {
     GroupsOfUser = 23,
     Flush = 30,
     Stats = 31,
+    ThrottleList = 32,
+    ThrottleReset = 33,
 };
 
 enum class Status : uint8_t {
@@ -105,7 +114,7 @@ enum class Status : uint8_t {
     Disabled = 8,      // the feature is off in the daemon's config
     BadRequest = 9,    // malformed frame or field
     BadVersion = 10,
-    Throttled = 11,    // too many failures; try later
+    Throttled = 11,    // too many failures (locked out, [throttle]) or too busy; try later
 };
 
 enum AccountFlags : uint32_t {

@@ -1,6 +1,15 @@
 #include "daemon/cache.h"
 
+#include "daemon/shared_cache.h"
+
 namespace dj {
+namespace {
+
+int64_t mono_ns(Cache::Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
 
 Cache::Cache(std::chrono::seconds positive_ttl, std::chrono::seconds negative_ttl, size_t max_entries,
              size_t max_bytes)
@@ -13,43 +22,58 @@ void Cache::erase(std::list<Entry>::iterator it) {
 }
 
 std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::time_point now) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = index_.find(key);
-    if (it == index_.end()) {
-        ++misses_;
-        return std::nullopt;
+    std::optional<std::vector<uint8_t>> value;
+    Clock::time_point expires;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = index_.find(key);
+        if (it == index_.end()) {
+            ++misses_;
+            return std::nullopt;
+        }
+        if (it->second->expires <= now) {
+            erase(it->second);
+            ++misses_;
+            return std::nullopt;
+        }
+        lru_.splice(lru_.begin(), lru_, it->second);
+        ++hits_;
+        value = it->second->value;
+        expires = it->second->expires;
     }
-    if (it->second->expires <= now) {
-        erase(it->second);
-        ++misses_;
-        return std::nullopt;
-    }
-    lru_.splice(lru_.begin(), lru_, it->second);
-    ++hits_;
-    return it->second->value;
+    // Asked over the socket although cached: the shared copy was lost (slot
+    // taken by another key, or a new file). Publish it again.
+    if (SharedCache* sh = shared_.load()) sh->put(key, *value, mono_ns(expires));
+    return value;
 }
 
 void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool found, Clock::time_point now) {
     auto ttl = found ? positive_ttl_ : negative_ttl_;
     size_t size = key.size() + value.size();
     if (ttl.count() <= 0 || max_entries_ == 0 || size > max_bytes_) return;
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = index_.find(key);
-    if (it != index_.end()) erase(it->second);
-    while (!lru_.empty() && (index_.size() >= max_entries_ || bytes_ + size > max_bytes_)) {
-        erase(std::prev(lru_.end()));
-        ++evictions_;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = index_.find(key);
+        if (it != index_.end()) erase(it->second);
+        while (!lru_.empty() && (index_.size() >= max_entries_ || bytes_ + size > max_bytes_)) {
+            erase(std::prev(lru_.end()));
+            ++evictions_;
+        }
+        lru_.push_front(Entry{key, value, now + ttl});
+        index_.emplace(key, lru_.begin());
+        bytes_ += size;
     }
-    lru_.push_front(Entry{key, value, now + ttl});
-    index_.emplace(key, lru_.begin());
-    bytes_ += size;
+    if (SharedCache* sh = shared_.load()) sh->put(key, value, mono_ns(now + ttl));
 }
 
 void Cache::flush() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    lru_.clear();
-    index_.clear();
-    bytes_ = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        lru_.clear();
+        index_.clear();
+        bytes_ = 0;
+    }
+    if (SharedCache* sh = shared_.load()) sh->flush();
 }
 
 Cache::Stats Cache::stats() const {

@@ -4,6 +4,7 @@
 // never cached. Thread-safe; no lock is held while anything else happens.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <list>
@@ -14,6 +15,8 @@
 #include <vector>
 
 namespace dj {
+
+class SharedCache;
 
 class Cache {
 public:
@@ -27,6 +30,9 @@ public:
     void put(const std::string& key, const std::vector<uint8_t>& value, bool found,
              Clock::time_point now = Clock::now());
     void flush();
+    // Also publish by-key answers to the shared file, and flush it with the
+    // cache (nullptr: stop). Not owned; must outlive the cache's use.
+    void share(SharedCache* shared) { shared_.store(shared); }
 
     struct Stats {
         uint64_t hits = 0, misses = 0, entries = 0, bytes = 0, evictions = 0;
@@ -48,6 +54,7 @@ private:
     std::unordered_map<std::string, std::list<Entry>::iterator> index_;
     size_t bytes_ = 0;
     uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;
+    std::atomic<SharedCache*> shared_{nullptr};
 };
 
 }  // namespace dj

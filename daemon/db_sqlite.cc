@@ -1,15 +1,34 @@
 #include "daemon/db_sqlite.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <ctime>
 #include <memory>
 #include <unordered_map>
 
+#include "daemon/log.h"
+
 namespace dj::db {
+
+namespace {
+
+// The file's identity, to notice a database replaced by rename (a new file
+// moved over the old name): open connections would go on reading the old one.
+bool file_id(const std::string& path, dev_t& dev, ino_t& ino) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return false;
+    dev = st.st_dev;
+    ino = st.st_ino;
+    return true;
+}
+
+}  // namespace
 
 struct SqliteEngine::Conn {
     sqlite3* db = nullptr;
+    dev_t dev = 0;   // the file when it was opened (taken before the open)
+    ino_t ino = 0;
     std::unordered_map<std::string, sqlite3_stmt*> stmts;  // prepared once per connection
     ~Conn() {
         for (auto& [sql, st] : stmts) sqlite3_finalize(st);
@@ -28,15 +47,25 @@ SqliteEngine::~SqliteEngine() {
 }
 
 SqliteEngine::Conn* SqliteEngine::acquire() {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!idle_.empty()) {
-            Conn* c = idle_.back();
+    dev_t dev = 0;
+    ino_t ino = 0;
+    const bool known = file_id(path_, dev, ino);
+    for (;;) {
+        Conn* c = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (idle_.empty()) break;
+            c = idle_.back();
             idle_.pop_back();
-            return c;
         }
+        if (!known || (c->dev == dev && c->ino == ino)) return c;
+        // Replaced (or gone): this connection reads a file nobody else sees.
+        log::say(LOG_NOTICE, "sqlite3 %s: the file was replaced; reopening", path_.c_str());
+        delete c;
     }
     auto c = std::make_unique<Conn>();
+    c->dev = dev;
+    c->ino = ino;
     int flags = (writable_ ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path_.c_str(), &c->db, flags, nullptr);
     if (rc != SQLITE_OK) {

@@ -1,7 +1,9 @@
 // SQLite engine: the embedded default. Connections are opened read-only
 // unless a write feature is on, one per concurrent worker (a small pool), and
 // every statement runs in its own short autocommit transaction so Django can
-// write to the same file (WAL or rollback journal) at any time.
+// write to the same file (WAL or rollback journal) at any time. A file
+// replaced by rename (its inode changed) is noticed at the next request: the
+// connections to the old file are closed and new ones opened.
 #pragma once
 
 #include <mutex>

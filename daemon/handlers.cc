@@ -45,7 +45,8 @@ Handler::Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Ca
       cache_(cache),
       clients_(std::move(clients)),
       entries_(cfg.nss, primary_gid),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()),
+      throttle_(cfg.throttle) {}
 
 bool Handler::is_auth_op(Op op) { return op == Op::Authenticate || op == Op::ChangePassword; }
 
@@ -59,6 +60,9 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
     }
     if (r.status() != Status::Ok) return status_only(r.op(), Status::BadRequest);
     Op op = r.op();
+    if (log::debug_enabled())
+        log::say(LOG_DEBUG, "request %s from uid %u pid %d, %zu bytes", proto::op_name(op), unsigned(peer.uid),
+                 int(peer.pid), frame.size());
     try {
         switch (op) {
             case Op::Hello: {
@@ -93,6 +97,8 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
                 if (!r.at_end()) return status_only(op, Status::BadRequest);
                 return with_text(op, Status::Ok, stats_text());
             }
+            case Op::ThrottleList:
+            case Op::ThrottleReset: return throttle_op(op, r, peer);
         }
         return status_only(op, Status::BadRequest);
     } catch (const db::DbUnavailable& e) {
@@ -126,6 +132,19 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
     }
     const std::string who = "user=" + log::printable(user) + " service=" + log::printable(service) +
                             " rhost=" + log::printable(rhost) + " uid=" + std::to_string(peer.uid);
+    const std::string client = Throttle::client_key(peer.uid, rhost);
+
+    // A locked-out user or client is refused before the database is asked
+    // and without a hash: the answer says so anyway (Throttled), and the
+    // hashing is what a brute force would cost us.
+    const char* what = "";
+    if (uint32_t left = throttle_.locked(user, client, what)) {
+        auth_fail_++;
+        throttled_++;
+        log::say(LOG_NOTICE, "authentication refused: %s: %s locked out for %s", who.c_str(), what,
+                 left == UINT32_MAX ? "until reset" : (std::to_string(left) + "s").c_str());
+        return status_only(op, Status::Throttled);
+    }
 
     auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
     if (!u || !u->is_active) {
@@ -135,6 +154,7 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
         hashers_.dummy_hash(password);
         auth_fail_++;
         log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(), u ? "inactive" : "no such user");
+        count_failure(user, client);
         return status_only(op, Status::NoUser);
     }
     Scrub scrub_hash{u->password};
@@ -147,8 +167,10 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
                  v.status == VerifyStatus::Mismatch ? "wrong password"
                  : v.status == VerifyStatus::Unusable ? "unusable password"
                                                       : ("stored value not usable: " + v.reason).c_str());
+        count_failure(user, client);
         return status_only(op, Status::WrongPassword);
     }
+    throttle_.success(user);
     auth_ok_++;
     log::say(LOG_INFO, "authenticated: %s", who.c_str());
     // Optional writes; a failure here does not undo the successful check.
@@ -231,10 +253,19 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     const bool check_only = flags & proto::kCheckOnly;
     if (!check_only && new_pw.empty()) return with_text(op, Status::BadRequest, "empty new password");
 
+    const std::string client = Throttle::client_key(peer.uid, {});
+    const char* what = "";
+    if (throttle_.locked(user, client, what)) {
+        throttled_++;
+        log::say(LOG_NOTICE, "password change refused: user=%s uid=%u: %s locked out", log::printable(user).c_str(),
+                 unsigned(peer.uid), what);
+        return with_text(op, Status::Throttled, "too many failed attempts");
+    }
     auto u = db_.user_by_name(user);
     if (!u || !u->is_active) {
         if (u) wipe(u->password);
         hashers_.dummy_hash(old_pw);
+        count_failure(user, client);
         return with_text(op, Status::NoUser, "no such user");
     }
     Scrub s3{u->password};
@@ -243,8 +274,10 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
         if (v.status != VerifyStatus::Mismatch) hashers_.dummy_hash(old_pw);
         log::say(LOG_NOTICE, "password change failed: user=%s uid=%u: wrong password", log::printable(user).c_str(),
                  unsigned(peer.uid));
+        count_failure(user, client);
         return with_text(op, Status::WrongPassword, "wrong password");
     }
+    throttle_.success(user);
     if (check_only) return with_text(op, Status::Ok, "");
     std::string encoded = hashers_.encode(new_pw);
     Scrub s4{encoded};
@@ -252,6 +285,47 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     cache_.flush();
     log::say(LOG_INFO, "password changed: user=%s uid=%u", log::printable(user).c_str(), unsigned(peer.uid));
     return with_text(op, Status::Ok, "password changed");
+}
+
+// --- Throttle ---------------------------------------------------------------------
+
+void Handler::count_failure(const std::string& user, const std::string& client) {
+    if (throttle_.failure(user, client))
+        log::say(LOG_WARNING, "too many failed logins: user=%s client=%s locked out for %s",
+                 log::printable(user).c_str(), client.empty() ? "-" : log::printable(client).c_str(),
+                 cfg_.throttle.unlock_time > 0 ? (std::to_string(cfg_.throttle.unlock_time) + "s").c_str()
+                                               : "until reset");
+}
+
+Reply Handler::throttle_op(Op op, proto::Reader& r, const Peer& peer) {
+    std::string kind, name;
+    if (op == Op::ThrottleReset) kind = r.str();
+    name = r.str();
+    if (!r.at_end()) return status_only(op, Status::BadRequest);
+    if (peer.uid != 0) {
+        denied_++;
+        log::say(LOG_WARNING, "%s refused: caller uid %u pid %d is not root", proto::op_name(op),
+                 unsigned(peer.uid), int(peer.pid));
+        return status_only(op, Status::Denied);
+    }
+    if (op == Op::ThrottleReset) {
+        if (kind != "user" && kind != "client") return status_only(op, Status::BadRequest);
+        if (!throttle_.reset(kind, name)) return status_only(op, Status::NotFound);
+        log::say(LOG_NOTICE, "throttle reset: %s=%s by pid %d", kind.c_str(), log::printable(name).c_str(),
+                 int(peer.pid));
+        return status_only(op, Status::Ok);
+    }
+    auto entries = throttle_.list(name);
+    proto::Writer w(op);
+    w.u32(uint32_t(entries.size()));
+    for (const auto& e : entries) {
+        if (w.size() > kResponseBudget) break;
+        w.str(e.kind);
+        w.str(e.name.size() > proto::kMaxString ? e.name.substr(0, proto::kMaxString) : e.name);
+        w.u32(e.failures);
+        w.u32(e.locked_for);
+    }
+    return Reply{std::move(w.finish()), false};
 }
 
 // --- Lookups ----------------------------------------------------------------------
@@ -458,6 +532,8 @@ std::string Handler::stats_text() const {
       << "auth_ok " << auth_ok_.load() << "\n"
       << "auth_failed " << auth_fail_.load() << "\n"
       << "denied " << denied_.load() << "\n"
+      << "throttled " << throttled_.load() << "\n"
+      << "throttle_entries " << throttle_.size() << "\n"
       << "unavailable " << unavailable_.load() << "\n"
       << "cache_entries " << c.entries << "\n"
       << "cache_bytes " << c.bytes << "\n"

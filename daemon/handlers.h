@@ -18,6 +18,7 @@
 #include "daemon/db.h"
 #include "daemon/entries.h"
 #include "daemon/peer.h"
+#include "daemon/throttle.h"
 
 namespace dj {
 
@@ -49,6 +50,9 @@ private:
     Reply account(proto::Reader& r);
     Reply change_password(proto::Reader& r, const Peer& peer);
     Reply lookup(proto::Op op, proto::Reader& r, std::string_view frame);
+    Reply throttle_op(proto::Op op, proto::Reader& r, const Peer& peer);
+    // A failed password check: counted by the throttle, logged when it locks.
+    void count_failure(const std::string& user, const std::string& client);
 
     // Lookups: fill `w` and return the status (Ok or NotFound).
     proto::Status pw_by_name(proto::Reader& r, proto::Writer& w);
@@ -67,9 +71,11 @@ private:
     AuthClients clients_;
     Entries entries_;
     std::chrono::steady_clock::time_point started_;
+    Throttle throttle_;
 
     std::atomic<uint64_t> requests_{0}, auth_ok_{0}, auth_fail_{0}, denied_{0}, unavailable_{0},
-        connections_{0};
+        connections_{0},
+        throttled_{0};
 };
 
 }  // namespace dj

@@ -2,11 +2,13 @@
 //
 //   django-authd [--config FILE] [--foreground] [--debug] [--check-config]
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <cstring>
 #include <string>
@@ -20,6 +22,7 @@
 #include "daemon/log.h"
 #include "daemon/privs.h"
 #include "daemon/server.h"
+#include "daemon/shared_cache.h"
 #include "daemon/sql.h"
 #include "daemon/startup.h"
 
@@ -61,6 +64,7 @@ int run(int argc, char** argv) {
     dj::Config cfg;
     std::string error;
     if (!dj::load_config(config_path, cfg, error)) return fail("configuration: " + error);
+    if (cfg.daemon.debug && !debug) dj::log::init(foreground, debug = true);
     std::optional<dj::Hashers> hashers;
     try {
         hashers.emplace(dj::make_hashers(cfg.passwords));
@@ -92,6 +96,15 @@ int run(int argc, char** argv) {
         if (listen_fd < 0) return fail(error);
         own_socket = true;
     }
+    // The shared lookup cache beside the socket, created before privileges
+    // are dropped (like the socket) so that readers trust its owner.
+    std::unique_ptr<dj::SharedCache> shared;
+    if (cfg.cache.positive_ttl > 0 && !cfg.daemon.socket.empty()) {
+        std::string shm_error;
+        shared = dj::SharedCache::create(dj::shm::path_for_socket(cfg.daemon.socket), dj::shm::kDefaultSlotSize,
+                                         dj::shm::kDefaultSlotCount, shm_error);
+        if (!shared) dj::log::say(LOG_WARNING, "shared cache off: %s", shm_error.c_str());
+    }
     if (!cfg.daemon.user.empty() && !dj::drop_privileges(cfg.daemon.user, error)) return fail(error);
     if (!foreground && daemon(0, 0) != 0) return fail(std::string("daemon: ") + strerror(errno));
 
@@ -102,6 +115,17 @@ int run(int argc, char** argv) {
     so.max_connections = cfg.daemon.max_connections;
     so.idle_timeout_s = cfg.daemon.idle_timeout;
     so.max_pending_auth = size_t(cfg.daemon.max_pending_auth);
+    // Room for max_connections client sockets besides the database
+    // connections and our own files (the usual soft limit is 1024).
+    if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        const rlim_t want = rlim_t(so.max_connections) + rlim_t(so.auth_threads + so.lookup_threads) + 64;
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+            rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+                dj::log::say(LOG_WARNING, "open files limited to %llu: fewer than max_connections = %d fit",
+                             static_cast<unsigned long long>(rl.rlim_cur), so.max_connections);
+        }
+    }
 
     const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login || cfg.passwords.update_last_login;
     std::unique_ptr<dj::db::Database> db;
@@ -120,6 +144,7 @@ int run(int argc, char** argv) {
 
     dj::Cache cache(std::chrono::seconds(cfg.cache.positive_ttl), std::chrono::seconds(cfg.cache.negative_ttl),
                     cfg.cache.max_entries, cfg.cache.max_bytes);
+    cache.share(shared.get());
     dj::Handler handler(cfg, *db, *hashers, cache, std::move(clients), primary_gid);
     dj::log::say(LOG_INFO, "%s listening on %s (%s), preferred hasher %s", dj::kDaemonVersion,
                  own_socket ? cfg.daemon.socket.c_str() : "socket from systemd", db->describe().c_str(),
@@ -129,6 +154,8 @@ int run(int argc, char** argv) {
         dj::Server server(listen_fd, handler, so);
         rc = server.run(cache);
     }
+    cache.share(nullptr);
+    if (shared) shared->unlink_file();
     close(listen_fd);
     if (own_socket) unlink(cfg.daemon.socket.c_str());
     return rc;

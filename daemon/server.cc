@@ -127,11 +127,26 @@ void Server::accept_all() {
             return;
         }
         if (conns_.size() >= size_t(opt_.max_connections)) {
-            close(fd);
-            if (refused_++ % 1000 == 0)
-                log::say(LOG_WARNING, "connection refused: %d connections open (max_connections)",
+            // At the limit, the connection idle the longest (nothing read,
+            // nothing to write, no request with a worker) makes room: a
+            // crowd of idle connections cannot lock out a new client. Only
+            // when every connection is mid-request is the new one refused.
+            Conn* oldest = nullptr;
+            for (auto& [cid, other] : conns_)
+                if (!other->busy && other->in.empty() && other->out.empty() &&
+                    (oldest == nullptr || other->last < oldest->last))
+                    oldest = other.get();
+            if (oldest == nullptr) {
+                close(fd);
+                if (refused_++ % 1000 == 0)
+                    log::say(LOG_WARNING, "connection refused: %d connections open, none idle (max_connections)",
+                             opt_.max_connections);
+                continue;
+            }
+            if (evicted_++ % 1000 == 0)
+                log::say(LOG_WARNING, "%d connections open (max_connections): closing the longest idle ones",
                          opt_.max_connections);
-            continue;
+            close_conn(oldest->id);
         }
         auto c = std::make_unique<Conn>();
         c->fd = fd;

@@ -61,6 +61,7 @@ private:
     std::mutex done_mutex_;
     std::vector<std::pair<uint64_t, Reply>> done_;
     uint64_t refused_ = 0;
+    uint64_t evicted_ = 0;   // idle connections closed to make room
 };
 
 }  // namespace dj

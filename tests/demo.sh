@@ -39,7 +39,10 @@ chmod 600 "$work/django-auth.conf"
 "$build/django-authd" --config "$work/django-auth.conf" --foreground 2>"$work/daemon.log" &
 daemon_pid=$!
 for _ in $(seq 100); do [ -S "$work/run/socket" ] && break; sleep 0.05; done
-run "$build/django-authctl" --socket "$work/run/socket" status
+printf '$ django-authctl --socket %s status\n' "$work/run/socket"
+"$build/django-authctl" --socket "$work/run/socket" status | grep -E '^(version|database|protocol) '
+printf '$ printf wonderland | django-authctl --socket ... auth alice; echo $?\n'
+printf wonderland | "$build/django-authctl" --socket "$work/run/socket" auth alice && echo 0
 
 say "3. PAM: pamtester with pam_django.so (auth + account)"
 mkdir -p "$work/pam.d"
@@ -55,7 +58,7 @@ PAM
 pam() {  # pam SERVICE USER PASSWORD
     printf '$ echo *** | pamtester %s %s authenticate acct_mgmt\n' "$1" "$2"
     printf '%s\n' "$3" | LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
-        PAM_WRAPPER_SERVICE_DIR="$work/pam.d" pamtester "$1" "$2" authenticate acct_mgmt 2>&1 \
+        PAM_WRAPPER_SERVICE_DIR="$work/pam.d" stdbuf -oL -eL pamtester "$1" "$2" authenticate acct_mgmt 2>&1 \
         | sed 's/^Password: //' || true
 }
 echo "# alice, right password:"

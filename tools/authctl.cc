@@ -22,6 +22,8 @@ const Command kCommands[] = {
     {"groups", "list a user's groups, one per line", cmd_groups},
     {"auth", "authenticate a user (password on standard input) through django-authd", cmd_auth},
     {"flush", "empty django-authd's lookup cache (root only)", cmd_flush},
+    {"throttle", "list failed-login counts and lockouts, of everyone or of USER (root only)", cmd_throttle},
+    {"reset", "clear a user's failed logins and lockout (--client CLIENT: a client's) (root only)", cmd_reset},
 };
 const size_t kCommandCount = sizeof kCommands / sizeof kCommands[0];
 

@@ -245,3 +245,57 @@ int cmd_flush(int argc, char** argv) {
 }
 
 }  // namespace dj::ctl
+
+namespace dj::ctl {
+
+int cmd_throttle(int argc, char** argv) {
+    const char* cmd = "throttle";
+    Target t;
+    if (int rc = parse_target(cmd, argc, argv, "[USER]", t); rc >= 0) return rc;
+    if (t.args.size() > 1) return usage_error(cmd, "takes at most one user name");
+    proto::Writer w(Op::ThrottleList);
+    w.str(t.args.empty() ? "" : t.args[0]);
+    client::Response r;
+    if (!ask(cmd, t, w, r)) return kExitFail;
+    if (r.status != Status::Ok) return fail(cmd, proto::status_name(r.status));
+    proto::Reader rd(r.frame);
+    uint32_t n = rd.u32();
+    std::printf("%-6s %-32s %8s %s\n", "KIND", "NAME", "FAILURES", "LOCKED");
+    for (uint32_t i = 0; i < n && rd.ok(); ++i) {
+        std::string kind = rd.str(), name = rd.str();
+        uint32_t failures = rd.u32(), left = rd.u32();
+        if (!rd.ok()) break;
+        std::string locked = left == 0 ? "no" : left == UINT32_MAX ? "until reset" : std::to_string(left) + "s";
+        std::printf("%-6s %-32s %8u %s\n", kind.c_str(), name.c_str(), failures, locked.c_str());
+    }
+    if (!rd.at_end()) return fail(cmd, "malformed answer from the daemon");
+    return kExitOk;
+}
+
+int cmd_reset(int argc, char** argv) {
+    const char* cmd = "reset";
+    // "--client" is this command's own option; the rest is parse_target's.
+    std::vector<char*> args;
+    bool client_key = false;
+    for (int i = 0; i < argc; ++i) {
+        if (i > 0 && std::string(argv[i]) == "--client") client_key = true;
+        else args.push_back(argv[i]);
+    }
+    Target t;
+    if (int rc = parse_target(cmd, int(args.size()), args.data(), "USER | --client CLIENT", t); rc >= 0) return rc;
+    if (t.args.size() != 1) return usage_error(cmd, client_key ? "needs one client" : "needs one user name");
+    proto::Writer w(Op::ThrottleReset);
+    w.str(client_key ? "client" : "user");
+    w.str(t.args[0]);
+    client::Response r;
+    if (!ask(cmd, t, w, r)) return kExitFail;
+    if (r.status == Status::NotFound) {
+        std::printf("%s: no failures recorded\n", t.args[0].c_str());
+        return kExitOk;
+    }
+    if (r.status != Status::Ok) return fail(cmd, proto::status_name(r.status));
+    std::printf("%s: reset\n", t.args[0].c_str());
+    return kExitOk;
+}
+
+}  // namespace dj::ctl

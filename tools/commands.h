@@ -46,5 +46,7 @@ int cmd_group(int argc, char** argv);
 int cmd_groups(int argc, char** argv);
 int cmd_auth(int argc, char** argv);
 int cmd_flush(int argc, char** argv);
+int cmd_throttle(int argc, char** argv);
+int cmd_reset(int argc, char** argv);
 
 }  // namespace dj::ctl

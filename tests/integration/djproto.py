@@ -7,7 +7,8 @@ import struct
 VERSION = 1
 
 OP = dict(Hello=1, Authenticate=2, Account=3, ChangePassword=4, PwByName=10, PwByUid=11,
-          PwList=12, GrByName=20, GrByGid=21, GrList=22, GroupsOfUser=23, Flush=30, Stats=31)
+          PwList=12, GrByName=20, GrByGid=21, GrList=22, GroupsOfUser=23, Flush=30, Stats=31,
+          ThrottleList=32, ThrottleReset=33)
 STATUS = dict(Ok=0, NotFound=1, WrongPassword=2, NoUser=3, Inactive=4, PermDenied=5,
               Unavailable=6, Denied=7, Disabled=8, BadRequest=9, BadVersion=10, Throttled=11)
 STATUS_NAME = {v: k for k, v in STATUS.items()}

@@ -8,7 +8,12 @@ namespace those paths are the test's own, and the host's files stay untouched:
     the test writes;
   - /run is a fresh tmpfs (so /run/django-auth/socket and /run/sshd are ours);
   - the multiarch library directory gets an overlay whose upper layer holds
-    build/libnss_django.so.2, for programs that scrub LD_LIBRARY_PATH.
+    build/libnss_django.so.2 and security/pam_django.so, for programs that
+    scrub LD_LIBRARY_PATH and for PAM files that say plain `pam_django.so`;
+  - /run/django-auth can be the running daemon's socket directory, so the
+    modules' default socket path reaches it;
+  - /home can be a fresh tmpfs with home directories for Django users, and
+    /etc/passwd, /etc/shadow and /etc/group private copies with local users.
 
 A `unshare -m` process holds the namespace open; commands join it with
 `nsenter`."""
@@ -87,15 +92,58 @@ class MountNamespace:
             self.run(["mount", "--bind", str(pamd), "/etc/pam.d"])
         (pamd / name).write_text(text)
 
-    def nss_module(self, build):
+    def nss_module(self, build, pam=False):
         """Makes build/libnss_django.so.2 visible in the system library
-        directory (overlay), so programs that drop LD_LIBRARY_PATH load it."""
+        directory (overlay), so programs that drop LD_LIBRARY_PATH load it;
+        with pam=True, build/pam_django.so too, in security/ under it, where
+        libpam finds modules named without a path."""
         upper, work = self.dir / "lib-upper", self.dir / "lib-work"
         upper.mkdir(exist_ok=True)
         work.mkdir(exist_ok=True)
         shutil.copy2(pathlib.Path(build) / "libnss_django.so.2", upper / "libnss_django.so.2")
+        if pam:
+            (upper / "security").mkdir(exist_ok=True)
+            shutil.copy2(pathlib.Path(build) / "pam_django.so", upper / "security" / "pam_django.so")
         self.run(["mount", "-t", "overlay", "overlay", "-o",
                   f"lowerdir={LIBDIR},upperdir={upper},workdir={work}", LIBDIR])
+
+    def modules(self, build):
+        """Both modules where an installed system has them."""
+        self.nss_module(build, pam=True)
+
+    def daemon_socket_dir(self, directory):
+        """Binds the daemon's socket directory onto /run/django-auth (after
+        private_run), so /run/django-auth/socket, the modules' default, is
+        the daemon's socket."""
+        self.run(["mkdir", "-p", "/run/django-auth"])
+        self.run(["mount", "--bind", str(directory), "/run/django-auth"])
+
+    def homes(self, owners):
+        """A fresh tmpfs on /home with /home/NAME (mode 0755) owned by
+        (uid, gid), for each NAME: (uid, gid) of `owners`."""
+        self.sh("mount -t tmpfs -o mode=0755 tmpfs /home")
+        for name, (uid, gid) in owners.items():
+            home = f"/home/{name}"
+            self.run(["mkdir", "-p", home])
+            self.run(["chown", f"+{uid}:+{gid}", home])  # "+": numeric, no NSS lookup
+            self.run(["chmod", "0755", home])
+
+    def local_user(self, name, uid, password_hash, shell="/bin/bash"):
+        """Adds a local account (files) to private copies of /etc/passwd,
+        /etc/shadow and /etc/group: a user only pam_unix and NSS "files"
+        know. Its primary group is a new group of its own name."""
+        etc = self.dir / "etc"
+        if not etc.exists():
+            etc.mkdir()
+            for f in ("passwd", "shadow", "group"):
+                shutil.copy2(f"/etc/{f}", etc / f)
+                self.bind_file(etc / f, f"/etc/{f}")
+        with open(etc / "passwd", "a") as f:
+            f.write(f"{name}:x:{uid}:{uid}:local test user:/home/{name}:{shell}\n")
+        with open(etc / "shadow", "a") as f:
+            f.write(f"{name}:{password_hash}:19000:0:99999:7:::\n")
+        with open(etc / "group", "a") as f:
+            f.write(f"{name}:x:{uid}:\n")
 
     def close(self):
         if self.holder.poll() is None:

@@ -401,7 +401,5 @@ def test_timing_pamtester(sqlite_population, tmp_path):
         result["sanitized"] = SANITIZE
         (BUILD / "pam_timing.json").write_text(json.dumps(result, indent=2))
         print("\n" + json.dumps(result, indent=2))
-        if not SANITIZE:
-            assert result["pbkdf2_sha256 1000"]["median_ms"] < 500
     finally:
         d.cleanup()

@@ -1,0 +1,124 @@
+// The shared lookup cache: a file the daemon writes next to its socket
+// (<socket dir>/cache) and every process maps read-only, so that a warm
+// lookup costs no socket round trip.
+//
+// The file holds response frames exactly as the daemon would send them, keyed
+// by the request (op + body, the same key as the daemon's own cache), in a
+// table of fixed-size slots (open addressing, two probes). Records that do not
+// fit a slot (big groups) are simply not shared; the client asks the socket.
+//
+// Layout (host byte order; the file never leaves the machine):
+//
+//   Header (64 bytes)
+//     u64 magic        kMagic
+//     u32 version      kVersion
+//     u32 header_size  sizeof(Header)
+//     u32 slot_size    bytes per slot, a multiple of 64
+//     u32 slot_count   a power of two
+//     u64 file_size    header_size + slot_size * slot_count
+//     u64 generation   bumped by every flush: a record of another generation
+//                      is stale
+//     u32 retired      set when the daemon stops or a newer file replaces
+//                      this one: readers drop the mapping
+//     u32 reserved
+//     u64 created_ns   CLOCK_MONOTONIC at creation
+//     u64 reserved2
+//   Slot[slot_count]
+//     u32 seq          seqlock: odd while the daemon writes the slot
+//     u32 len          bytes of data used (key + frame)
+//     u32 key_len
+//     u32 checksum     of the slot's fields and its data (see slot_checksum)
+//     u64 generation   the header generation the record was written under
+//     i64 expires_ns   CLOCK_MONOTONIC; readers ignore expired records
+//     u64 key_hash     hash64(key)
+//     u8  data[slot_size - 40]: the key, then the response frame
+//
+// A reader copies a slot between two reads of seq and then checks, on its
+// copy: seq even and unchanged, lengths within the slot, generation current,
+// not expired, key hash and key equal, checksum right. Anything else is a
+// miss and the client asks the socket. Every offset is derived from the
+// header values read once at mapping time and checked against the file size,
+// so a corrupt or hostile file cannot make a reader touch memory outside the
+// mapping. The file must be owned by root or by the owner of its directory
+// (the rule the socket follows) and writable by nobody else, and a daemon
+// must stand behind it: the daemon holds an exclusive flock on the file for
+// as long as it runs, and a reader maps (and, once a second, keeps) the file
+// only while a shared try-lock fails. A killed daemon's file is thus
+// dropped, like a stopped daemon's (retired, then removed). The file is
+// never truncated while mapped (it would raise SIGBUS in readers): the
+// daemon only ever replaces it with rename().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dj::shm {
+
+inline constexpr uint64_t kMagic = 0x31304d48534a4444ull;  // "DDJSHM01"
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kDefaultSlotSize = 512;
+inline constexpr uint32_t kDefaultSlotCount = 16384;
+inline constexpr uint32_t kMaxSlotSize = 64 * 1024;
+inline constexpr uint32_t kMaxSlotCount = 1u << 22;
+inline constexpr const char* kFileName = "cache";
+
+struct Header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint32_t slot_size;
+    uint32_t slot_count;
+    uint64_t file_size;
+    uint64_t generation;
+    uint32_t retired;
+    uint32_t reserved;
+    uint64_t created_ns;
+    uint64_t reserved2;
+};
+static_assert(sizeof(Header) == 64);
+
+struct SlotHead {
+    uint32_t seq;
+    uint32_t len;
+    uint32_t key_len;
+    uint32_t checksum;
+    uint64_t generation;
+    int64_t expires_ns;
+    uint64_t key_hash;
+};
+static_assert(sizeof(SlotHead) == 40);
+
+uint64_t hash64(const void* data, size_t n) noexcept;
+// Checksum of a slot: every field but seq and checksum, and data[0, len).
+uint32_t slot_checksum(const SlotHead& h, const uint8_t* data) noexcept;
+int64_t monotonic_ns() noexcept;
+
+// <directory of socket_path>/cache
+std::string path_for_socket(const std::string& socket_path);
+
+// The reader the NSS module uses. Process-wide, thread-safe, never blocks
+// (a thread that finds the mapping being replaced just misses), never throws.
+// DJANGO_AUTH_NSS_MMAP=0 in the environment (non-setuid processes) turns it
+// off.
+//
+// Finds the response frame for `key` (see request_key) and copies it into
+// `frame`. false on any miss or doubt.
+bool lookup(std::string_view key, std::string& frame) noexcept;
+
+// The cache key of a finished request frame (proto::Writer::finish()): the
+// frame without its u32 length, as the daemon's cache keys it.
+inline std::string_view request_key(const std::vector<uint8_t>& request) noexcept;
+
+// For tests: forget the mapping (the next lookup maps the file again) and
+// lift the retry back-off.
+void reset() noexcept;
+
+}  // namespace dj::shm
+
+inline std::string_view dj::shm::request_key(const std::vector<uint8_t>& request) noexcept {
+    if (request.size() < 4) return {};
+    return std::string_view(reinterpret_cast<const char*>(request.data()) + 4, request.size() - 4);
+}

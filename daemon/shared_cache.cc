@@ -1,0 +1,189 @@
+#include "daemon/shared_cache.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/protocol.h"
+
+namespace dj {
+namespace {
+
+shm::Header* header_of(uint8_t* base) { return reinterpret_cast<shm::Header*>(base); }
+
+// Marks a file of ours at `path` retired so that its readers let it go.
+void retire_existing(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= off_t(sizeof(shm::Header))) {
+        void* p = ::mmap(nullptr, sizeof(shm::Header), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p != MAP_FAILED) {
+            auto* h = static_cast<shm::Header*>(p);
+            if (h->magic == shm::kMagic) __atomic_store_n(&h->retired, 1u, __ATOMIC_RELEASE);
+            ::munmap(p, sizeof(shm::Header));
+        }
+    }
+    ::close(fd);
+}
+
+bool shared_op(std::string_view key) {
+    if (key.size() < proto::kHeaderSize) return false;
+    switch (static_cast<proto::Op>(static_cast<uint8_t>(key[1]))) {
+        case proto::Op::PwByName:
+        case proto::Op::PwByUid:
+        case proto::Op::GrByName:
+        case proto::Op::GrByGid:
+        case proto::Op::GroupsOfUser: return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
+                                                 std::string& error) {
+    if (slot_size < sizeof(shm::SlotHead) + 64 || slot_size % 64 != 0 || slot_size > shm::kMaxSlotSize ||
+        slot_count == 0 || slot_count > shm::kMaxSlotCount || (slot_count & (slot_count - 1)) != 0) {
+        error = "shared cache: bad slot geometry";
+        return nullptr;
+    }
+    retire_existing(path);
+    const size_t size = sizeof(shm::Header) + size_t(slot_size) * slot_count;
+    std::string tmp = path + ".new." + std::to_string(::getpid());
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        error = tmp + ": " + std::strerror(errno);
+        return nullptr;
+    }
+    // The exclusive lock says "a daemon stands behind this file" for as long
+    // as the daemon lives (a killed daemon's lock goes with it): readers map
+    // only a locked file (see client_mmap.h).
+    void* p = MAP_FAILED;
+    if (::fchmod(fd, 0644) == 0 && ::ftruncate(fd, off_t(size)) == 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0)
+        p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int saved = errno;
+    if (p == MAP_FAILED) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        error = tmp + ": " + std::strerror(saved);
+        return nullptr;
+    }
+    auto* h = static_cast<shm::Header*>(p);
+    h->version = shm::kVersion;
+    h->header_size = sizeof(shm::Header);
+    h->slot_size = slot_size;
+    h->slot_count = slot_count;
+    h->file_size = size;
+    h->generation = 1;
+    h->retired = 0;
+    h->created_ns = uint64_t(shm::monotonic_ns());
+    __atomic_store_n(&h->magic, shm::kMagic, __ATOMIC_RELEASE);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        saved = errno;
+        ::munmap(p, size);
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        error = path + ": " + std::strerror(saved);
+        return nullptr;
+    }
+    std::unique_ptr<SharedCache> c(new SharedCache());
+    c->path_ = path;
+    c->base_ = static_cast<uint8_t*>(p);
+    c->size_ = size;
+    c->slot_size_ = slot_size;
+    c->slot_count_ = slot_count;
+    c->lock_fd_ = fd;
+    return c;
+}
+
+SharedCache::~SharedCache() {
+    retire();
+    if (base_ != nullptr) ::munmap(base_, size_);
+}
+
+void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns) {
+    // `frame` is a finished response (u32 length first); readers get it
+    // without the length, as client::call returns frames.
+    const size_t room = slot_size_ - sizeof(shm::SlotHead);
+    if (!shared_op(key) || frame.size() < 4 + proto::kHeaderSize ||
+        proto::read_be32(frame.data()) != frame.size() - 4 || key.size() + frame.size() - 4 > room)
+        return;
+    const uint8_t* body = frame.data() + 4;
+    const size_t body_len = frame.size() - 4;
+    const uint64_t h = shm::hash64(key.data(), key.size());
+    const uint32_t mask = slot_count_ - 1;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (retired_) return;
+    const uint64_t gen = __atomic_load_n(&header_of(base_)->generation, __ATOMIC_RELAXED);
+    const int64_t now = shm::monotonic_ns();
+    auto slot_at = [&](uint32_t i) { return base_ + sizeof(shm::Header) + size_t(i) * slot_size_; };
+    auto head_at = [&](uint32_t i) { return reinterpret_cast<shm::SlotHead*>(slot_at(i)); };
+    // Two candidate slots: the same key first, then a free or stale one, else
+    // the one that expires first.
+    const uint32_t cand[2] = {uint32_t(h) & mask, (uint32_t(h) + 1) & mask};
+    uint32_t pick = cand[0];
+    int best = -1;
+    for (uint32_t i : cand) {
+        const shm::SlotHead* s = head_at(i);
+        int score;
+        if (s->key_hash == h && s->key_len == key.size() && s->len >= key.size() &&
+            std::memcmp(slot_at(i) + sizeof(shm::SlotHead), key.data(), key.size()) == 0)
+            score = 3;
+        else if (s->len == 0 || s->generation != gen || s->expires_ns <= now)
+            score = 2;
+        else
+            score = 0;
+        if (score > best || (score == best && score == 0 && s->expires_ns < head_at(pick)->expires_ns)) {
+            best = score;
+            pick = i;
+        }
+    }
+    shm::SlotHead* s = head_at(pick);
+    uint8_t* data = slot_at(pick) + sizeof(shm::SlotHead);
+    const uint32_t seq = s->seq;
+    __atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    shm::SlotHead nh{};
+    nh.len = uint32_t(key.size() + body_len);
+    nh.key_len = uint32_t(key.size());
+    nh.generation = gen;
+    nh.expires_ns = expires_ns;
+    nh.key_hash = h;
+    std::memcpy(data, key.data(), key.size());
+    std::memcpy(data + key.size(), body, body_len);
+    nh.checksum = shm::slot_checksum(nh, data);
+    s->len = nh.len;
+    s->key_len = nh.key_len;
+    s->checksum = nh.checksum;
+    s->generation = nh.generation;
+    s->expires_ns = nh.expires_ns;
+    s->key_hash = nh.key_hash;
+    __atomic_store_n(&s->seq, (seq | 1u) + 1, __ATOMIC_RELEASE);
+}
+
+void SharedCache::flush() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (base_ != nullptr) __atomic_fetch_add(&header_of(base_)->generation, 1, __ATOMIC_ACQ_REL);
+}
+
+void SharedCache::retire() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (base_ != nullptr && !retired_) __atomic_store_n(&header_of(base_)->retired, 1u, __ATOMIC_RELEASE);
+    retired_ = true;
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    lock_fd_ = -1;
+}
+
+void SharedCache::unlink_file() {
+    retire();
+    if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+}  // namespace dj

@@ -1,0 +1,54 @@
+// The writer side of the shared lookup cache (common/client_mmap.h describes
+// the file): django-authd publishes the by-key lookup answers it caches into
+// <socket dir>/cache, so that clients answer warm lookups from a read-only
+// mapping without a socket round trip.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/client_mmap.h"
+
+namespace dj {
+
+class SharedCache {
+public:
+    // Creates a fresh file beside `path` and renames it over `path` (an
+    // existing file of ours there is marked retired first, so readers of a
+    // previous daemon's file drop it). nullptr and `error` on failure.
+    static std::unique_ptr<SharedCache> create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
+                                               std::string& error);
+    ~SharedCache();  // marks the file retired
+    SharedCache(const SharedCache&) = delete;
+    SharedCache& operator=(const SharedCache&) = delete;
+
+    // Publishes the response for `key` (a request frame without its length):
+    // `frame` is the finished response frame as the daemon sends it (with its
+    // length), valid until `expires_ns` (CLOCK_MONOTONIC). Only by-key
+    // lookups are published, and only when they fit a slot.
+    void put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns);
+    // Every record published so far becomes stale at once.
+    void flush();
+    // Readers drop the file; later puts are ignored.
+    void retire();
+    // Removes the file (after retire()).
+    void unlink_file();
+
+    const std::string& path() const { return path_; }
+
+private:
+    SharedCache() = default;
+    std::string path_;
+    uint8_t* base_ = nullptr;
+    size_t size_ = 0;
+    uint32_t slot_size_ = 0, slot_count_ = 0;
+    std::mutex mutex_;
+    bool retired_ = false;
+    int lock_fd_ = -1;   // holds the file's exclusive flock while we live
+};
+
+}  // namespace dj

@@ -1,0 +1,2 @@
+passwd last django
+group last django

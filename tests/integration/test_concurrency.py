@@ -1,0 +1,128 @@
+"""django-authd under concurrent load: many clients at once, each mixing
+lookups, enumeration and password checks, while another keeps flushing the
+cache. Every answer must be Django's. `make check-tsan` runs this file (with
+the NSS thread and fork tests) against a ThreadSanitizer build, where any
+data race makes the daemon exit non-zero and the test fail."""
+import os
+import random
+import threading
+import time
+
+import pytest
+
+from conftest import BUILD
+from fixtures_daemon import GID_BASE, UID_BASE, Daemon
+
+
+TSAN = os.environ.get("DJ_SANITIZE") == "thread"
+
+
+@pytest.fixture
+def busy_daemon(sqlite_population, tmp_path):
+    d = Daemon(BUILD, tmp_path / "authd", sqlite_population.db_section, sqlite_population,
+               daemon={"lookup_threads": 4, "auth_threads": 3},
+               cache={"positive_ttl": 60, "negative_ttl": 10, "max_entries": 50})
+    with d:
+        yield d
+
+
+def test_concurrent_lookups_auths_and_flushes(busy_daemon):
+    pop = busy_daemon.db
+    exp_users = pop.expected["users"]
+    users = [u for u in pop.spec["users"]
+             if u["username"].startswith("user") and exp_users[u["username"]]["id"]
+             and u["hasher"] in ("pbkdf2_sha256", "pbkdf2_sha1", "unusable")]
+    groups = {name: g for name, g in pop.expected["groups"].items()
+              if name.replace("-", "_").isidentifier() and not name.startswith("-")}
+    rounds = 15 if TSAN else 60
+    errors = []
+    stop = threading.Event()
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        try:
+            with busy_daemon.client(timeout=60) as c:
+                for _ in range(rounds):
+                    u = rnd.choice(users)
+                    name, exp = u["username"], exp_users[u["username"]]
+                    got = c.pw_by_name(name)
+                    if got == "NotFound" or got["uid"] != UID_BASE + exp["id"]:
+                        errors.append(("pw", name, got))
+                    if c.pw_by_uid(UID_BASE + exp["id"]) != got:
+                        errors.append(("uid", name))
+                    gname = rnd.choice(sorted(groups))
+                    g = c.gr_by_name(gname)
+                    if g == "NotFound" or g["gid"] != GID_BASE + groups[gname]["id"]:
+                        errors.append(("gr", gname, g))
+                    st = c.authenticate(name, u["password"])
+                    want = {True: "Ok", False: "WrongPassword", None: "NoUser"}[exp["right"]]
+                    if st != want:
+                        errors.append(("auth", name, st, want))
+                    st = c.authenticate(name, u["password"] + "x")
+                    if st == "Ok":
+                        errors.append(("auth-wrong-accepted", name))
+                    if rnd.random() < 0.1:
+                        if not isinstance(c.pw_list(page=50), list):
+                            errors.append(("list",))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(("exception", seed, repr(e)))
+
+    def flusher():
+        with busy_daemon.client() as c:
+            while not stop.is_set():
+                if c.flush() != "Ok":
+                    errors.append(("flush",))
+                c.stats()
+                time.sleep(0.005)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    f = threading.Thread(target=flusher)
+    f.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    stop.set()
+    f.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert not errors, errors[:10]
+    assert busy_daemon.alive(), busy_daemon.log_text()
+
+
+def test_connections_opened_and_dropped_mid_request(busy_daemon):
+    """Clients that vanish mid-frame or before reading their answer, from
+    many threads, while others get right answers."""
+    import socket
+    import struct
+    errors = []
+
+    def rude(i):
+        for k in range(20 if TSAN else 60):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(str(busy_daemon.socket))
+                body = struct.pack(">I", 7) + b"user001"
+                frame = struct.pack(">I", 4 + len(body)) + bytes([1, 10, 0, 0]) + body
+                s.sendall(frame[: (k % len(frame)) + 1])
+            except OSError:
+                pass
+            finally:
+                s.close()
+
+    def polite(i):
+        try:
+            with busy_daemon.client() as c:
+                for _ in range(30):
+                    if c.pw_by_name("user001") == "NotFound":
+                        errors.append("user001 not found")
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=rude, args=(i,)) for i in range(4)]
+    ts += [threading.Thread(target=polite, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=300)
+    assert not errors, errors[:5]
+    assert busy_daemon.alive()

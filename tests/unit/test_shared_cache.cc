@@ -1,0 +1,359 @@
+// The shared lookup cache: the daemon's writer (daemon/shared_cache.cc) and
+// the clients' reader (common/client_mmap.cc) on a real file. Answers round
+// trip; flush, expiry, retirement and replacement make readers miss or re-map;
+// a corrupt or hostile file (random bytes, flipped bytes, wrong owner or mode)
+// never crashes a reader nor yields anything but the right answer or a miss;
+// a reader racing the writer never sees a torn record.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <setjmp.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include <cmocka.h>
+}
+
+#include "common/client_mmap.h"
+#include "common/protocol.h"
+#include "daemon/shared_cache.h"
+
+namespace {
+
+std::string g_dir, g_path;
+
+std::vector<uint8_t> request(dj::proto::Op op, const std::string& name) {
+    dj::proto::Writer w(op);
+    w.str(name);
+    return w.finish();
+}
+
+std::string key_of(const std::vector<uint8_t>& req) { return std::string(dj::shm::request_key(req)); }
+
+std::vector<uint8_t> group_frame(const std::string& name, uint32_t gid, int members,
+                                 dj::proto::Op op = dj::proto::Op::GrByName) {
+    dj::proto::Writer w(op);
+    dj::proto::Group g;
+    g.name = name;
+    g.gid = gid;
+    for (int i = 0; i < members; ++i) g.members.push_back("member" + std::to_string(i));
+    w.group(g);
+    return w.finish();  // with its length, as the daemon's cache holds it
+}
+
+// What a reader gets: the frame without its length.
+std::string as_string(const std::vector<uint8_t>& v) { return std::string(v.begin() + 4, v.end()); }
+
+int64_t later() { return dj::shm::monotonic_ns() + int64_t(60) * 1000000000; }
+
+std::unique_ptr<dj::SharedCache> make(uint32_t slots = 64) {
+    std::string err;
+    auto c = dj::SharedCache::create(g_path, 512, slots, err);
+    assert_non_null(c.get());
+    dj::shm::reset();
+    return c;
+}
+
+int setup(void**) {
+    char tmpl[] = "/tmp/dj-shm-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    g_dir = tmpl;
+    g_path = g_dir + "/cache";
+    setenv("DJANGO_AUTH_SOCKET", (g_dir + "/socket").c_str(), 1);
+    unsetenv("DJANGO_AUTH_NSS_MMAP");
+    return 0;
+}
+
+int teardown(void**) {
+    unlink(g_path.c_str());
+    rmdir(g_dir.c_str());
+    return 0;
+}
+
+void test_round_trip(void**) {
+    auto c = make();
+    auto req = request(dj::proto::Op::GrByName, "staff");
+    auto frame = group_frame("staff", 200001, 3);
+    std::string got;
+    assert_false(dj::shm::lookup(key_of(req), got));
+    c->put(key_of(req), frame, later());
+    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(got == as_string(frame));
+    // Another key, even one hashing near it, is a miss.
+    assert_false(dj::shm::lookup(key_of(request(dj::proto::Op::GrByName, "stafg")), got));
+    assert_false(dj::shm::lookup(key_of(request(dj::proto::Op::PwByName, "staff")), got));
+    // Lists are never shared; records that do not fit a slot neither.
+    auto list_req = request(dj::proto::Op::PwList, "x");
+    c->put(key_of(list_req), frame, later());
+    assert_false(dj::shm::lookup(key_of(list_req), got));
+    auto big_req = request(dj::proto::Op::GrByName, "big");
+    c->put(key_of(big_req), group_frame("big", 200002, 100), later());
+    assert_false(dj::shm::lookup(key_of(big_req), got));
+    // Turned off by the environment.
+    setenv("DJANGO_AUTH_NSS_MMAP", "0", 1);
+    dj::shm::reset();
+    assert_false(dj::shm::lookup(key_of(req), got));
+    unsetenv("DJANGO_AUTH_NSS_MMAP");
+    dj::shm::reset();
+    assert_true(dj::shm::lookup(key_of(req), got));
+}
+
+void test_flush_and_expiry(void**) {
+    auto c = make();
+    auto req = request(dj::proto::Op::PwByName, "alice");
+    auto frame = group_frame("alice", 1, 0, dj::proto::Op::PwByName);
+    std::string got;
+    c->put(key_of(req), frame, later());
+    assert_true(dj::shm::lookup(key_of(req), got));
+    c->flush();
+    assert_false(dj::shm::lookup(key_of(req), got));
+    c->put(key_of(req), frame, later());
+    assert_true(dj::shm::lookup(key_of(req), got));
+    c->put(key_of(req), frame, dj::shm::monotonic_ns() - 1);
+    assert_false(dj::shm::lookup(key_of(req), got));
+}
+
+void test_many_keys(void**) {
+    auto c = make(1024);
+    std::string got;
+    for (int i = 0; i < 3000; ++i) {
+        auto req = request(dj::proto::Op::PwByName, "user" + std::to_string(i));
+        c->put(key_of(req), group_frame("user" + std::to_string(i), uint32_t(i), 0, dj::proto::Op::PwByName), later());
+    }
+    int hits = 0;
+    for (int i = 0; i < 3000; ++i) {
+        auto req = request(dj::proto::Op::PwByName, "user" + std::to_string(i));
+        if (dj::shm::lookup(key_of(req), got)) {
+            ++hits;
+            assert_true(got == as_string(group_frame("user" + std::to_string(i), uint32_t(i), 0, dj::proto::Op::PwByName)));
+        }
+    }
+    assert_true(hits > 500 && hits <= 1024);
+}
+
+void test_retired_and_replaced(void**) {
+    auto c = make();
+    auto req = request(dj::proto::Op::GrByGid, "g");
+    auto one = group_frame("one", 1, 1, dj::proto::Op::GrByGid), two = group_frame("two", 2, 2, dj::proto::Op::GrByGid);
+    std::string got;
+    c->put(key_of(req), one, later());
+    assert_true(dj::shm::lookup(key_of(req), got));
+    // A new daemon: the old file is retired, the new one is mapped.
+    std::string err;
+    auto c2 = dj::SharedCache::create(g_path, 512, 64, err);
+    assert_non_null(c2.get());
+    c2->put(key_of(req), two, later());
+    (void)dj::shm::lookup(key_of(req), got);  // notices the retirement at the latest here
+    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(got == as_string(two));
+    // The old writer going away does not disturb the new file.
+    c.reset();
+    assert_true(dj::shm::lookup(key_of(req), got));
+    // Replaced behind the reader's back (no retirement): re-mapped within
+    // the re-check period.
+    std::string other = g_dir + "/other";
+    auto c3 = dj::SharedCache::create(other, 512, 64, err);
+    assert_non_null(c3.get());
+    c3->put(key_of(req), one, later());
+    assert_int_equal(rename(other.c_str(), g_path.c_str()), 0);
+    usleep(1100 * 1000);
+    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(got == as_string(one));
+    // Stopped: retired and removed, every lookup misses.
+    c3->unlink_file();
+    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shm::lookup(key_of(req), got));
+}
+
+// A daemon killed without a chance to retire its file: its flock goes with
+// it, and readers drop the file at their next check.
+void test_killed_writer(void**) {
+    auto req = request(dj::proto::Op::GrByName, "staff");
+    auto frame = group_frame("staff", 7, 1);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        std::string err;
+        auto c = dj::SharedCache::create(g_path, 512, 64, err);
+        if (c) c->put(key_of(req), frame, later());
+        char b = c ? 1 : 0;
+        if (write(pipefd[1], &b, 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char b = 0;
+    assert_int_equal(read(pipefd[0], &b, 1), 1);
+    assert_int_equal(b, 1);
+    dj::shm::reset();
+    std::string got;
+    assert_true(dj::shm::lookup(key_of(req), got));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    usleep(1100 * 1000);   // the next identity check
+    assert_false(dj::shm::lookup(key_of(req), got));
+    dj::shm::reset();
+    assert_false(dj::shm::lookup(key_of(req), got));
+    unlink(g_path.c_str());
+}
+
+void test_owner_and_mode(void**) {
+    auto c = make();
+    auto req = request(dj::proto::Op::GrByName, "staff");
+    auto frame = group_frame("staff", 5, 1);
+    c->put(key_of(req), frame, later());
+    std::string got;
+    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_int_equal(chmod(g_path.c_str(), 0666), 0);
+    dj::shm::reset();
+    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_int_equal(chmod(g_path.c_str(), 0644), 0);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(g_path.c_str(), 12345, 12345), 0);
+        dj::shm::reset();
+        assert_false(dj::shm::lookup(key_of(req), got));
+        assert_int_equal(chown(g_path.c_str(), 0, 0), 0);
+    }
+    dj::shm::reset();
+    assert_true(dj::shm::lookup(key_of(req), got));
+}
+
+// Flipped bytes anywhere in a live file: a lookup answers right or misses.
+void test_corrupt_bytes(void**) {
+    auto c = make(16);
+    std::vector<std::string> keys;
+    std::vector<std::vector<uint8_t>> frames;
+    for (int i = 0; i < 12; ++i) {
+        keys.push_back(key_of(request(dj::proto::Op::GrByName, "g" + std::to_string(i))));
+        frames.push_back(group_frame("g" + std::to_string(i), uint32_t(i), i % 5));
+    }
+    int fd = open(g_path.c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st {};
+    assert_int_equal(fstat(fd, &st), 0);
+    auto* p = static_cast<uint8_t*>(mmap(nullptr, size_t(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    std::mt19937 rng(42);
+    std::string got;
+    int right = 0;
+    for (int round = 0; round < 3000; ++round) {
+        for (size_t i = 0; i < keys.size(); ++i) c->put(keys[i], frames[i], later());
+        int flips = 1 + int(rng() % 4);
+        for (int f = 0; f < flips; ++f) {
+            size_t off = rng() % size_t(st.st_size);
+            if (round % 3 == 0) off = rng() % 64;                         // the header
+            p[off] = uint8_t(rng());
+        }
+        if (round % 7 == 0) dj::shm::reset();  // map the damaged header too
+        for (size_t i = 0; i < keys.size(); ++i)
+            if (dj::shm::lookup(keys[i], got)) {
+                assert_true(got == as_string(frames[i]));
+                ++right;
+            }
+        // Repair the header so the writer keeps working.
+        auto* h = reinterpret_cast<dj::shm::Header*>(p);
+        h->magic = dj::shm::kMagic;
+        h->version = dj::shm::kVersion;
+        h->header_size = 64;
+        h->slot_size = 512;
+        h->slot_count = 16;
+        h->file_size = 64 + 512 * 16;
+        h->retired = 0;
+        if (round % 7 == 0) dj::shm::reset();
+    }
+    munmap(p, size_t(st.st_size));
+    assert_true(right > 0);
+}
+
+// Files of random bytes (some with a valid-looking header): never a crash,
+// never a hit.
+void test_random_files(void**) {
+    std::mt19937 rng(7);
+    std::string got;
+    auto key = key_of(request(dj::proto::Op::PwByName, "root"));
+    for (int round = 0; round < 400; ++round) {
+        size_t size = rng() % 3 == 0 ? size_t(rng() % 200) : 64 + 512 * 16;
+        std::vector<uint8_t> bytes(size);
+        for (auto& b : bytes) b = uint8_t(rng());
+        if (size >= 64 && round % 2 == 0) {
+            dj::shm::Header h{};
+            h.magic = dj::shm::kMagic;
+            h.version = dj::shm::kVersion;
+            h.header_size = 64;
+            h.slot_size = round % 4 == 0 ? 512 : uint32_t(rng());
+            h.slot_count = round % 4 == 0 ? 16 : uint32_t(rng());
+            h.file_size = round % 4 == 0 ? 64 + 512 * 16 : rng();
+            h.generation = rng() % 2;
+            std::memcpy(bytes.data(), &h, sizeof h);
+        }
+        std::string tmp = g_dir + "/rand";
+        int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bytes.data(), bytes.size()), ssize_t(bytes.size()));
+        close(fd);
+        assert_int_equal(rename(tmp.c_str(), g_path.c_str()), 0);
+        dj::shm::reset();
+        assert_false(dj::shm::lookup(key, got));
+    }
+    unlink(g_path.c_str());
+}
+
+// Readers racing the writer over the same slots never see a torn record.
+void test_torn_reads(void**) {
+    auto c = make(2);
+    auto key = key_of(request(dj::proto::Op::GrByName, "race"));
+    auto a = group_frame("race", 1, 2), b = group_frame("race", 1, 9);
+    std::atomic<bool> stop{false};
+    std::atomic<long> hits{0};
+    std::atomic<int> bad{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t)
+        readers.emplace_back([&] {
+            std::string got;
+            while (!stop.load()) {
+                if (dj::shm::lookup(key, got)) {
+                    ++hits;
+                    if (got != as_string(a) && got != as_string(b)) ++bad;
+                }
+            }
+        });
+    for (int i = 0; i < 200000; ++i) c->put(key, i % 2 ? a : b, later());
+    stop = true;
+    for (auto& t : readers) t.join();
+    assert_int_equal(bad.load(), 0);
+    assert_true(hits.load() > 0);
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_flush_and_expiry),
+        cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_retired_and_replaced),
+        cmocka_unit_test(test_killed_writer),
+        cmocka_unit_test(test_owner_and_mode),
+        cmocka_unit_test(test_corrupt_bytes),
+        cmocka_unit_test(test_random_files),
+        cmocka_unit_test(test_torn_reads),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
