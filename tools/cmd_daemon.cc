@@ -126,42 +126,40 @@ int cmd_status(int argc, char** argv) {
     return kExitOk;
 }
 
-int cmd_user(int argc, char** argv) {
-    const char* cmd = "user";
+// user NAME|UID and group NAME|GID: one entry, asked for by id when the
+// argument is a number and by name otherwise, printed as a passwd or group line.
+template <class Record>
+int show_entry(const char* cmd, int argc, char** argv, const char* usage, const char* needs,
+               Op by_id, Op by_name, Record (proto::Reader::*read)(),
+               void (*print)(const Record&)) {
     Target t;
-    if (int rc = parse_target(cmd, argc, argv, "NAME|UID", t); rc >= 0) return rc;
-    if (t.args.size() != 1) return usage_error(cmd, "needs one user name or uid");
+    if (int rc = parse_target(cmd, argc, argv, usage, t); rc >= 0) return rc;
+    if (t.args.size() != 1) return usage_error(cmd, needs);
     const std::string& key = t.args[0];
-    proto::Writer w(all_digits(key) ? Op::PwByUid : Op::PwByName);
-    if (all_digits(key)) w.u32(uint32_t(std::stoul(key)));
+    const bool numeric = all_digits(key);
+    proto::Writer w(numeric ? by_id : by_name);
+    if (numeric) w.u32(uint32_t(std::stoul(key)));
     else w.str(key);
     client::Response r;
     if (!ask(cmd, t, w, r)) return kExitFail;
     if (r.status != Status::Ok) return fail(cmd, key + ": " + proto::status_name(r.status));
     proto::Reader rd(r.frame);
-    proto::Passwd p = rd.passwd();
+    Record rec = (rd.*read)();
     if (!rd.ok()) return fail(cmd, "malformed answer");
-    print_passwd(p);
+    print(rec);
     return kExitOk;
 }
 
+int cmd_user(int argc, char** argv) {
+    return show_entry<proto::Passwd>("user", argc, argv, "NAME|UID", "needs one user name or uid",
+                                     Op::PwByUid, Op::PwByName, &proto::Reader::passwd,
+                                     print_passwd);
+}
+
 int cmd_group(int argc, char** argv) {
-    const char* cmd = "group";
-    Target t;
-    if (int rc = parse_target(cmd, argc, argv, "NAME|GID", t); rc >= 0) return rc;
-    if (t.args.size() != 1) return usage_error(cmd, "needs one group name or gid");
-    const std::string& key = t.args[0];
-    proto::Writer w(all_digits(key) ? Op::GrByGid : Op::GrByName);
-    if (all_digits(key)) w.u32(uint32_t(std::stoul(key)));
-    else w.str(key);
-    client::Response r;
-    if (!ask(cmd, t, w, r)) return kExitFail;
-    if (r.status != Status::Ok) return fail(cmd, key + ": " + proto::status_name(r.status));
-    proto::Reader rd(r.frame);
-    proto::Group g = rd.group();
-    if (!rd.ok()) return fail(cmd, "malformed answer");
-    print_group(g);
-    return kExitOk;
+    return show_entry<proto::Group>("group", argc, argv, "NAME|GID", "needs one group name or gid",
+                                    Op::GrByGid, Op::GrByName, &proto::Reader::group,
+                                    print_group);
 }
 
 int cmd_groups(int argc, char** argv) {
