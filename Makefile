@@ -90,9 +90,9 @@ HELPER_BINS := $(patsubst tests/helpers/%.cc,$(B)/tests/%,$(HELPER_SRCS))
 BENCH_BINS  := $(patsubst bench/%.cc,$(B)/bench/%,$(BENCH_SRCS))
 REPLAY_BINS := $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_NAMES))
 
-# Keep every intermediate object (test, helper and bench objects come through
-# pattern rules), so their dependency files decide when they are rebuilt.
-.SECONDARY:
+# Keep the intermediate objects of test, helper and bench programs (they come
+# through pattern rules), so their dependency files decide when they are rebuilt.
+.SECONDARY: $(call obj,$(UNIT_SRCS) $(HELPER_SRCS) $(BENCH_SRCS))
 
 .PHONY: all check unit demo install clean deps test-deps bench fuzz fuzz-build check-tsan
 .DEFAULT_GOAL := all
