@@ -18,27 +18,16 @@ import tempfile
 import threading
 import time
 
-VERSION = 1
-OPS = dict(Hello=1, Authenticate=2, Account=3, ChangePassword=4, PwByName=10, PwByUid=11,
-           PwList=12, GrByName=20, GrByGid=21, GrList=22, GroupsOfUser=23, Flush=30, Stats=31)
+from djproto import OP as OPS, STATUS as ST, VERSION, Reader as Cursor, _str as s, _u32 as u32
+from djproto import frame as _frame
+
 OP_NAMES = {v: k for k, v in OPS.items()}
-ST = dict(Ok=0, NotFound=1, WrongPassword=2, NoUser=3, Inactive=4, PermDenied=5, Unavailable=6,
-          Denied=7, Disabled=8, BadRequest=9, BadVersion=10, Throttled=11)
 
 NSSWITCH = "passwd: files django\ngroup: files django\nshadow: files\n"
 ASAN_LIBS = ["/usr/lib/x86_64-linux-gnu/libasan.so.8", "/usr/lib/x86_64-linux-gnu/libubsan.so.1"]
 
 
 # --- protocol ------------------------------------------------------------------
-
-def u32(v):
-    return struct.pack(">I", v)
-
-
-def s(text):
-    b = text.encode() if isinstance(text, str) else text
-    return u32(len(b)) + b
-
 
 def passwd_rec(name, uid, gid, gecos="", home="/", shell="/bin/sh"):
     return s(name) + u32(uid) + u32(gid) + s(gecos) + s(home) + s(shell)
@@ -49,24 +38,7 @@ def group_rec(name, gid, members=()):
 
 
 def frame(op, status=0, body=b""):
-    payload = bytes([VERSION, op, status, 0]) + body
-    return u32(len(payload)) + payload
-
-
-class Cursor:
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def u32(self):
-        v = struct.unpack_from(">I", self.data, self.pos)[0]
-        self.pos += 4
-        return v
-
-    def str(self):
-        n = self.u32()
-        v = self.data[self.pos:self.pos + n].decode()
-        self.pos += n
-        return v
+    return _frame(op, body, status=status)
 
 
 def recv_exact(conn, n):

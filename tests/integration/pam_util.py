@@ -138,37 +138,7 @@ def pamtester(confdir, service, user, password, ops=("authenticate", "acct_mgmt"
 
 # --- a scripted stand-in daemon -------------------------------------------------------
 
-OPS = dict(Hello=1, Authenticate=2, Account=3, ChangePassword=4)
-ST = dict(Ok=0, NotFound=1, WrongPassword=2, NoUser=3, Inactive=4, PermDenied=5, Unavailable=6,
-          Denied=7, Disabled=8, BadRequest=9, BadVersion=10, Throttled=11)
-
-
-def _u32(v):
-    return struct.pack(">I", v)
-
-
-def _s(text):
-    b = text.encode() if isinstance(text, str) else text
-    return _u32(len(b)) + b
-
-
-class _Cursor:
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def u32(self):
-        v = struct.unpack_from(">I", self.data, self.pos)[0]
-        self.pos += 4
-        return v
-
-    def str(self):
-        n = self.u32()
-        b = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return b.decode("utf-8", "surrogateescape")
-
-    def strs(self):
-        return [self.str() for _ in range(self.u32())]
+from djproto import OP as OPS, STATUS as ST, Reader as _Cursor, _str as _s, _u32 as _u32
 
 
 class FakeDaemon:
