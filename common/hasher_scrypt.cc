@@ -5,15 +5,14 @@
 // Note the field order n, salt, r, p. Django verifies by re-encoding and
 // comparing whole strings, and calls hashlib.scrypt with maxmem=0, which is
 // OpenSSL's default cap of 32 MiB: values needing more never verify there,
-// so we pass the same 0 to EVP_PBE_scrypt.
+// and scrypt_derive applies the same rule.
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include <stdexcept>
 
 #include "common/base64.h"
 #include "common/hasher.h"
+#include "common/scrypt_kdf.h"
 
 namespace dj {
 namespace {
@@ -90,10 +89,7 @@ private:
     std::string compute(std::string_view password, std::string_view salt, uint64_t n, uint64_t r,
                         uint64_t p) const {
         unsigned char key[kKeyLen];
-        if (EVP_PBE_scrypt(password.data(), password.size(),
-                           reinterpret_cast<const unsigned char*>(salt.data()), salt.size(), n, r,
-                           p, 0, key, sizeof key) != 1) {
-            ERR_clear_error();  // keep the thread's error queue empty in the daemon
+        if (!scrypt_derive(password, salt, n, r, p, key, sizeof key)) {
             throw MalformedHash(
                 "scrypt parameters rejected by OpenSSL (Django allows at most 32 MiB)");
         }

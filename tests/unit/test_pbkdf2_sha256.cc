@@ -17,6 +17,7 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include "tests/unit/random_bytes.h"
 #include "common/pbkdf2_sha256.h"
 
 namespace {
@@ -67,11 +68,7 @@ void test_django_shaped(void**) {
 
 void test_random_against_openssl(void**) {
     std::mt19937_64 rng(20261128);
-    auto bytes = [&](size_t n) {
-        std::string s(n, '\0');
-        for (auto& c : s) c = char(rng());
-        return s;
-    };
+    auto bytes = [&](size_t n) { return random_bytes(rng, n); };
     for (int i = 0; i < 10000; ++i) {
         const std::string pw = bytes(rng() % 160);    // crosses the 64-byte key block
         const std::string salt = bytes(rng() % 140);  // crosses 1 and 2 message blocks
