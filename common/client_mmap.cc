@@ -92,12 +92,6 @@ Map g_map;                                  // guarded by g_lock
 std::atomic<int64_t> g_next_check{0};       // monotonic ns
 std::atomic<int> g_enabled{-1};             // -1 unknown
 
-int64_t coarse_ns() noexcept {
-    struct timespec ts {};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 // In a child of fork() only the forking thread exists: a lock some other
 // thread of the parent held stays held forever. Start the child unlocked.
 void child_after_fork() { g_lock = PTHREAD_RWLOCK_INITIALIZER; }
@@ -230,8 +224,9 @@ bool lookup(std::string_view key, std::string& frame) noexcept {
             case proto::Op::GroupsOfUser: break;
             default: return false;   // never shared (lists, logins): do not touch the file
         }
-        int64_t coarse = coarse_ns();
-        if (coarse >= g_next_check.load(std::memory_order_relaxed)) maintain(coarse);
+        // One clock read serves both the re-check schedule and expiry.
+        const int64_t now = monotonic_ns();
+        if (now >= g_next_check.load(std::memory_order_relaxed)) maintain(now);
         if (::pthread_rwlock_tryrdlock(&g_lock) != 0) return false;
         bool found = false;
         if (g_map.base != nullptr) {
@@ -242,7 +237,6 @@ bool lookup(std::string_view key, std::string& frame) noexcept {
                 const uint64_t gen = __atomic_load_n(&hd->generation, __ATOMIC_ACQUIRE);
                 const uint64_t h = hash64(key.data(), key.size());
                 const uint32_t mask = g_map.slot_count - 1;
-                const int64_t now = monotonic_ns();
                 const uint32_t i0 = uint32_t(h) & mask;
                 found = read_slot(i0, key, h, gen, now, frame) || read_slot((i0 + 1) & mask, key, h, gen, now, frame);
             }

@@ -130,7 +130,7 @@ uint32_t Reader::u32() {
     return v;
 }
 
-std::string Reader::str() {
+std::string_view Reader::str_view() {
     uint32_t n = u32();
     if (!ok_ || n > kMaxString || data_.size() - pos_ < n) {
         ok_ = false;
@@ -142,10 +142,12 @@ std::string Reader::str() {
         return {};
     }
     pos_ += n;
-    return std::string(s);
+    return s;
 }
 
-std::vector<std::string> Reader::strs() {
+std::string Reader::str() { return std::string(str_view()); }
+
+StrListView Reader::strs_view() {
     uint32_t n = u32();
     // Each item needs at least its 4-byte length: a count the remaining bytes
     // cannot hold is a lie, and we must not reserve memory for it.
@@ -153,30 +155,49 @@ std::vector<std::string> Reader::strs() {
         ok_ = false;
         return {};
     }
-    std::vector<std::string> v;
-    v.reserve(n);
-    for (uint32_t i = 0; i < n && ok_; ++i) v.push_back(str());
-    if (!ok_) v.clear();
-    return v;
+    const size_t start = pos_;
+    for (uint32_t i = 0; i < n && ok_; ++i) str_view();
+    if (!ok_) return {};
+    return StrListView(data_.substr(start, pos_ - start), n);
 }
 
-Passwd Reader::passwd() {
-    Passwd p;
-    p.name = str();
+std::vector<std::string> Reader::strs() {
+    StrListView l = strs_view();
+    return std::vector<std::string>(l.begin(), l.end());
+}
+
+PasswdView Reader::passwd_view() {
+    PasswdView p;
+    p.name = str_view();
     p.uid = u32();
     p.gid = u32();
-    p.gecos = str();
-    p.dir = str();
-    p.shell = str();
+    p.gecos = str_view();
+    p.dir = str_view();
+    p.shell = str_view();
     return p;
 }
 
-Group Reader::group() {
-    Group g;
-    g.name = str();
+GroupView Reader::group_view() {
+    GroupView g;
+    g.name = str_view();
     g.gid = u32();
-    g.members = strs();
+    g.members = strs_view();
     return g;
+}
+
+Passwd Reader::passwd() {
+    PasswdView v = passwd_view();
+    return Passwd{std::string(v.name), v.uid, v.gid, std::string(v.gecos), std::string(v.dir),
+                  std::string(v.shell)};
+}
+
+Group Reader::group() {
+    GroupView v = group_view();
+    return Group{std::string(v.name), v.gid, std::vector<std::string>(v.members.begin(), v.members.end())};
+}
+
+std::string_view StrListView::iterator::operator*() const {
+    return std::string_view(p_ + 4, read_be32(reinterpret_cast<const uint8_t*>(p_)));
 }
 
 }  // namespace dj::proto

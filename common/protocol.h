@@ -69,6 +69,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -129,20 +130,72 @@ enum ChangeFlags : uint32_t {
 const char* status_name(Status s) noexcept;
 const char* op_name(Op op) noexcept;
 
-struct Passwd {
-    std::string name;
+// A passwd record: owning (S = std::string) or read in place (S =
+// std::string_view, views into the frame it came from, valid as long as the
+// frame is; the NSS module's warm path packs those straight into the
+// caller's buffer, with no allocation).
+template <typename S>
+struct BasicPasswd {
+    S name;
     uint32_t uid = 0;
     uint32_t gid = 0;
-    std::string gecos;
-    std::string dir;
-    std::string shell;
+    S gecos;
+    S dir;
+    S shell;
 };
 
-struct Group {
-    std::string name;
-    uint32_t gid = 0;
-    std::vector<std::string> members;
+// A string list as it is on the wire (each item: u32 length, bytes), already
+// checked by Reader::strs_view: iterating it needs no further checks.
+class StrListView {
+public:
+    class iterator {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = std::string_view;
+        using difference_type = std::ptrdiff_t;
+        using pointer = void;
+        using reference = std::string_view;
+        iterator() = default;
+        explicit iterator(const char* p) : p_(p) {}
+        std::string_view operator*() const;
+        iterator& operator++() {
+            p_ += 4 + (**this).size();
+            return *this;
+        }
+        iterator operator++(int) {
+            iterator old = *this;
+            ++*this;
+            return old;
+        }
+        bool operator==(const iterator& o) const { return p_ == o.p_; }
+
+    private:
+        const char* p_ = nullptr;
+    };
+    StrListView() = default;
+    StrListView(std::string_view items, uint32_t count) : items_(items), count_(count) {}
+    uint32_t size() const { return count_; }
+    bool empty() const { return count_ == 0; }
+    iterator begin() const { return iterator(items_.data()); }
+    iterator end() const { return iterator(items_.data() + items_.size()); }
+
+private:
+    std::string_view items_;
+    uint32_t count_ = 0;
 };
+
+// A group record, owning or in place (L = StrListView), as BasicPasswd.
+template <typename S, typename L>
+struct BasicGroup {
+    S name;
+    uint32_t gid = 0;
+    L members;
+};
+
+using Passwd = BasicPasswd<std::string>;
+using PasswdView = BasicPasswd<std::string_view>;
+using Group = BasicGroup<std::string, std::vector<std::string>>;
+using GroupView = BasicGroup<std::string_view, StrListView>;
 
 // Builds one frame: the constructor writes the length placeholder and the
 // header, the field methods append, finish() fills in the length.
@@ -179,6 +232,11 @@ public:
     std::vector<std::string> strs();
     Passwd passwd();
     Group group();
+    // In place: views into the frame (see PasswdView).
+    std::string_view str_view();
+    StrListView strs_view();
+    PasswdView passwd_view();
+    GroupView group_view();
     bool ok() const { return ok_; }
     bool at_end() const { return ok_ && pos_ == data_.size(); }
 

@@ -2,7 +2,9 @@
 // Reader, as nss/lookup.cc and the PAM module use it), followed by packing
 // each decoded record into the caller's buffer (nss/pack.cc) the way the NSS
 // entry points do. The first input byte picks the expected response shape;
-// the rest is one response frame without its length prefix.
+// the rest is one response frame without its length prefix. By-key records
+// are read both ways, owning and in place (the module's warm path), and the
+// two must agree field for field and pack alike.
 #include <grp.h>
 #include <pwd.h>
 
@@ -10,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,19 +27,21 @@ namespace {
 
 // Packs into a heap buffer of exactly the needed size (so a write past it is
 // caught) and into one a byte short (which must say ERANGE).
-void pack_pw(const proto::Passwd& p) {
+template <typename Pw>
+void pack_pw(const Pw& p) {
     size_t need = nss::passwd_size(p);
     std::vector<char> buf(need ? need : 1);
     struct passwd pw;
     if (nss::pack_passwd(p, &pw, buf.data(), need) != 0) abort();
-    if (std::strcmp(pw.pw_name, p.name.c_str()) != 0 || pw.pw_uid != p.uid) abort();
+    if (std::string_view(pw.pw_name) != p.name || pw.pw_uid != p.uid) abort();
     if (need > 0) {
         std::vector<char> small(need - 1 ? need - 1 : 1);
         if (nss::pack_passwd(p, &pw, small.data(), need - 1) != ERANGE) abort();
     }
 }
 
-void pack_gr(const proto::Group& g) {
+template <typename Gr>
+void pack_gr(const Gr& g) {
     std::vector<char> buf(4096 + 64);
     char* start = buf.data() + 1;   // misaligned on purpose
     size_t need = nss::group_size(g, start);
@@ -61,13 +67,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!rd.header_ok()) return 0;
     switch (data[0] % 7) {
         case 0: {   // PwByName / PwByUid
+            proto::Reader rv(frame);
+            proto::PasswdView v = rv.passwd_view();
             proto::Passwd p = rd.passwd();
-            if (rd.at_end()) pack_pw(p);
+            if (rv.at_end() != rd.at_end()) abort();
+            if (rd.at_end()) {
+                if (v.name != p.name || v.uid != p.uid || v.gid != p.gid || v.gecos != p.gecos ||
+                    v.dir != p.dir || v.shell != p.shell)
+                    abort();
+                pack_pw(p);
+                pack_pw(v);
+            }
             break;
         }
         case 1: {   // GrByName / GrByGid
+            proto::Reader rv(frame);
+            proto::GroupView v = rv.group_view();
             proto::Group g = rd.group();
-            if (rd.at_end()) pack_gr(g);
+            if (rv.at_end() != rd.at_end()) abort();
+            if (rd.at_end()) {
+                if (v.name != g.name || v.gid != g.gid || v.members.size() != g.members.size() ||
+                    !std::equal(v.members.begin(), v.members.end(), g.members.begin(), g.members.end()))
+                    abort();
+                pack_gr(g);
+                pack_gr(v);
+            }
             break;
         }
         case 2: {   // PwList

@@ -83,8 +83,7 @@ bool ask_keyed(proto::Op op, std::string_view key, proto::Writer& req, std::stri
     if (!ask(req, t_last.frame)) return false;
     t_last.op = op;
     t_last.key.assign(key);
-    t_last.at = now_ms();
-    t_last.valid = true;
+    t_last.valid = true;  // `at` is stamped by keep_last_reply, the only reader of it
     frame = t_last.frame;
     return true;
 }
@@ -139,34 +138,34 @@ Reentry::~Reentry() {
     }
 }
 
-Result pw_by_name(const char* name, proto::Passwd& out) {
+Result pw_by_name(const char* name, proto::PasswdView& out) {
     if (!name_ok(name)) return Result::NotFound;
     proto::Writer req(proto::Op::PwByName);
     req.str(name);
     return one_record(proto::Op::PwByName, name, req, out,
-                      [](proto::Reader& rd) { return rd.passwd(); });
+                      [](proto::Reader& rd) { return rd.passwd_view(); });
 }
 
-Result pw_by_uid(uid_t uid, proto::Passwd& out) {
+Result pw_by_uid(uid_t uid, proto::PasswdView& out) {
     proto::Writer req(proto::Op::PwByUid);
     req.u32(uid);
     return one_record(proto::Op::PwByUid, std::to_string(uid), req, out,
-                      [](proto::Reader& rd) { return rd.passwd(); });
+                      [](proto::Reader& rd) { return rd.passwd_view(); });
 }
 
-Result gr_by_name(const char* name, proto::Group& out) {
+Result gr_by_name(const char* name, proto::GroupView& out) {
     if (!name_ok(name)) return Result::NotFound;
     proto::Writer req(proto::Op::GrByName);
     req.str(name);
     return one_record(proto::Op::GrByName, name, req, out,
-                      [](proto::Reader& rd) { return rd.group(); });
+                      [](proto::Reader& rd) { return rd.group_view(); });
 }
 
-Result gr_by_gid(gid_t gid, proto::Group& out) {
+Result gr_by_gid(gid_t gid, proto::GroupView& out) {
     proto::Writer req(proto::Op::GrByGid);
     req.u32(gid);
     return one_record(proto::Op::GrByGid, std::to_string(gid), req, out,
-                      [](proto::Reader& rd) { return rd.group(); });
+                      [](proto::Reader& rd) { return rd.group_view(); });
 }
 
 Result groups_of_user(const char* user, std::vector<uint32_t>& gids) {

@@ -40,10 +40,13 @@ private:
     bool entered_;
 };
 
-Result pw_by_name(const char* name, proto::Passwd& out);
-Result pw_by_uid(uid_t uid, proto::Passwd& out);
-Result gr_by_name(const char* name, proto::Group& out);
-Result gr_by_gid(gid_t gid, proto::Group& out);
+// By-key lookups. The record is read in place: `out` points into this
+// thread's last reply, valid until the entry point returns (the Reentry
+// guard ends) or the thread's next lookup, whichever comes first.
+Result pw_by_name(const char* name, proto::PasswdView& out);
+Result pw_by_uid(uid_t uid, proto::PasswdView& out);
+Result gr_by_name(const char* name, proto::GroupView& out);
+Result gr_by_gid(gid_t gid, proto::GroupView& out);
 Result groups_of_user(const char* user, std::vector<uint32_t>& gids);
 // One page of an enumeration: entries with ids greater than `after`.
 Result pw_page(uint32_t after, uint32_t max_items, std::vector<proto::Passwd>& out, bool& more);

@@ -17,7 +17,7 @@ Enumeration<proto::Group>& gr_enum() {
     return *e;
 }
 
-enum nss_status answer(const proto::Group& g, struct group* result, char* buf, size_t buflen,
+enum nss_status answer(const proto::GroupView& g, struct group* result, char* buf, size_t buflen,
                        int* errnop) noexcept {
     if (pack_group(g, result, buf, buflen) != 0) {
         keep_last_reply();
@@ -34,7 +34,7 @@ using namespace dj::nss;
 DJ_NSS_EXPORT enum nss_status _nss_django_getgrnam_r(const char* name, struct group* result,
                                                      char* buf, size_t buflen, int* errnop) {
     return guarded(errnop, [&] {
-        dj::proto::Group g;
+        dj::proto::GroupView g;
         Result r = gr_by_name(name, g);
         if (r != Result::Ok) return failed(r, errnop);
         if (g.name != name) return failed(Result::NotFound, errnop);
@@ -45,7 +45,7 @@ DJ_NSS_EXPORT enum nss_status _nss_django_getgrnam_r(const char* name, struct gr
 DJ_NSS_EXPORT enum nss_status _nss_django_getgrgid_r(gid_t gid, struct group* result, char* buf,
                                                      size_t buflen, int* errnop) {
     return guarded(errnop, [&] {
-        dj::proto::Group g;
+        dj::proto::GroupView g;
         Result r = gr_by_gid(gid, g);
         if (r != Result::Ok) return failed(r, errnop);
         if (g.gid != gid) return failed(Result::NotFound, errnop);

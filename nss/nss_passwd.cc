@@ -17,7 +17,7 @@ Enumeration<proto::Passwd>& pw_enum() {
     return *e;
 }
 
-enum nss_status answer(const proto::Passwd& p, struct passwd* result, char* buf, size_t buflen,
+enum nss_status answer(const proto::PasswdView& p, struct passwd* result, char* buf, size_t buflen,
                        int* errnop) noexcept {
     if (pack_passwd(p, result, buf, buflen) != 0) {
         keep_last_reply();
@@ -34,7 +34,7 @@ using namespace dj::nss;
 DJ_NSS_EXPORT enum nss_status _nss_django_getpwnam_r(const char* name, struct passwd* result,
                                                      char* buf, size_t buflen, int* errnop) {
     return guarded(errnop, [&] {
-        dj::proto::Passwd p;
+        dj::proto::PasswdView p;
         Result r = pw_by_name(name, p);
         if (r != Result::Ok) return failed(r, errnop);
         // Exactly the name asked for: never hand out another spelling.
@@ -46,7 +46,7 @@ DJ_NSS_EXPORT enum nss_status _nss_django_getpwnam_r(const char* name, struct pa
 DJ_NSS_EXPORT enum nss_status _nss_django_getpwuid_r(uid_t uid, struct passwd* result, char* buf,
                                                      size_t buflen, int* errnop) {
     return guarded(errnop, [&] {
-        dj::proto::Passwd p;
+        dj::proto::PasswdView p;
         Result r = pw_by_uid(uid, p);
         if (r != Result::Ok) return failed(r, errnop);
         if (p.uid != uid) return failed(Result::NotFound, errnop);

@@ -48,20 +48,24 @@ private:
     size_t left_;
 };
 
-}  // namespace
-
-size_t passwd_size(const proto::Passwd& p) noexcept {
+// One implementation for both record kinds: the owning proto::Passwd /
+// proto::Group (enumeration pages, tests) and the in-place views (by-key
+// lookups). Both have the same field names.
+template <typename Pw>
+size_t passwd_size_of(const Pw& p) noexcept {
     return p.name.size() + 1 + 2 + p.gecos.size() + 1 + p.dir.size() + 1 + p.shell.size() + 1;
 }
 
-size_t group_size(const proto::Group& g, const char* buf) noexcept {
+template <typename Gr>
+size_t group_size_of(const Gr& g, const char* buf) noexcept {
     size_t n = align_pad(buf) + (g.members.size() + 1) * sizeof(char*);
     n += g.name.size() + 1 + 2;
-    for (const auto& m : g.members) n += m.size() + 1;
+    for (std::string_view m : g.members) n += m.size() + 1;
     return n;
 }
 
-int pack_passwd(const proto::Passwd& p, struct passwd* out, char* buf, size_t buflen) noexcept {
+template <typename Pw>
+int pack_passwd_of(const Pw& p, struct passwd* out, char* buf, size_t buflen) noexcept {
     Arena a(buf, buflen);
     char* name = a.str(p.name);
     char* pass = name ? a.str("x") : nullptr;
@@ -79,17 +83,20 @@ int pack_passwd(const proto::Passwd& p, struct passwd* out, char* buf, size_t bu
     return 0;
 }
 
-int pack_group(const proto::Group& g, struct group* out, char* buf, size_t buflen) noexcept {
+template <typename Gr>
+int pack_group_of(const Gr& g, struct group* out, char* buf, size_t buflen) noexcept {
     Arena a(buf, buflen);
     // The pointer array first: only it needs alignment, so padding happens
     // once, at the start.
-    char** mem = a.ptrs(g.members.size() + 1);
+    const size_t n = g.members.size();
+    char** mem = a.ptrs(n + 1);
     if (mem == nullptr) return ERANGE;
-    for (size_t i = 0; i < g.members.size(); ++i) {
-        mem[i] = a.str(g.members[i]);
-        if (mem[i] == nullptr) return ERANGE;
+    size_t i = 0;
+    for (std::string_view m : g.members) {
+        mem[i] = a.str(m);
+        if (mem[i++] == nullptr) return ERANGE;
     }
-    mem[g.members.size()] = nullptr;
+    mem[n] = nullptr;
     char* name = a.str(g.name);
     char* pass = name ? a.str("x") : nullptr;
     if (pass == nullptr) return ERANGE;
@@ -98,6 +105,26 @@ int pack_group(const proto::Group& g, struct group* out, char* buf, size_t bufle
     out->gr_gid = g.gid;
     out->gr_mem = mem;
     return 0;
+}
+
+}  // namespace
+
+size_t passwd_size(const proto::Passwd& p) noexcept { return passwd_size_of(p); }
+size_t passwd_size(const proto::PasswdView& p) noexcept { return passwd_size_of(p); }
+size_t group_size(const proto::Group& g, const char* buf) noexcept { return group_size_of(g, buf); }
+size_t group_size(const proto::GroupView& g, const char* buf) noexcept { return group_size_of(g, buf); }
+
+int pack_passwd(const proto::Passwd& p, struct passwd* out, char* buf, size_t buflen) noexcept {
+    return pack_passwd_of(p, out, buf, buflen);
+}
+int pack_passwd(const proto::PasswdView& p, struct passwd* out, char* buf, size_t buflen) noexcept {
+    return pack_passwd_of(p, out, buf, buflen);
+}
+int pack_group(const proto::Group& g, struct group* out, char* buf, size_t buflen) noexcept {
+    return pack_group_of(g, out, buf, buflen);
+}
+int pack_group(const proto::GroupView& g, struct group* out, char* buf, size_t buflen) noexcept {
+    return pack_group_of(g, out, buf, buflen);
 }
 
 int add_gids(const std::vector<uint32_t>& gids, gid_t skip, long int* start, long int* size,

@@ -20,16 +20,23 @@
 
 namespace dj::nss {
 
+// Each takes an owning record (enumeration) or an in-place view of one
+// (by-key lookups); both give the same bytes.
+
 // Bytes pack_passwd needs (it needs no alignment).
 size_t passwd_size(const proto::Passwd& p) noexcept;
+size_t passwd_size(const proto::PasswdView& p) noexcept;
 // Bytes pack_group needs when the buffer starts at `buf` (alignment padding
 // for the member pointer array depends on where the buffer starts).
 size_t group_size(const proto::Group& g, const char* buf) noexcept;
+size_t group_size(const proto::GroupView& g, const char* buf) noexcept;
 
 // 0 on success, ERANGE when buflen is too small. pw_passwd is "x".
 int pack_passwd(const proto::Passwd& p, struct passwd* out, char* buf, size_t buflen) noexcept;
+int pack_passwd(const proto::PasswdView& p, struct passwd* out, char* buf, size_t buflen) noexcept;
 // 0 on success, ERANGE when buflen is too small. gr_passwd is "x".
 int pack_group(const proto::Group& g, struct group* out, char* buf, size_t buflen) noexcept;
+int pack_group(const proto::GroupView& g, struct group* out, char* buf, size_t buflen) noexcept;
 
 // initgroups_dyn's array handling: appends each gid of `gids` that is not
 // `skip` and not already in (*groupsp)[0 .. *start) to the array, growing it

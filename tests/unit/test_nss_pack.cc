@@ -156,6 +156,54 @@ void test_big_group(void**) {
     check_gr(g, out, start, need);
 }
 
+// The in-place views (the by-key path) pack byte for byte like the owning
+// records (enumeration), at every buffer size and start offset.
+void test_views_pack_like_records(void**) {
+    Group g = sample_gr(7);
+    g.members[3] = "";
+    dj::proto::Writer w(dj::proto::Op::GrByName);
+    w.passwd(sample_pw());
+    w.group(g);
+    const std::vector<uint8_t>& frame = w.finish();
+    std::string body(frame.begin() + 4, frame.end());
+    dj::proto::Reader rd(body);
+    const dj::proto::PasswdView pv = rd.passwd_view();
+    const dj::proto::GroupView gv = rd.group_view();
+    assert_true(rd.at_end());
+    assert_int_equal(dj::nss::passwd_size(pv), dj::nss::passwd_size(sample_pw()));
+    alignas(16) static char a[8192], b[8192];
+    for (size_t off = 0; off < alignof(char*); ++off) {
+        assert_int_equal(dj::nss::group_size(gv, a + off), dj::nss::group_size(g, b + off));
+        const size_t need = dj::nss::group_size(g, b + off);
+        for (size_t len = 0; len <= need + 4; ++len) {
+            std::memset(a, 0x5a, sizeof a);
+            std::memset(b, 0x5a, sizeof b);
+            struct group ga {}, gb {};
+            int ra = dj::nss::pack_group(gv, &ga, a + off, len);
+            int rb = dj::nss::pack_group(g, &gb, b + off, len);
+            assert_int_equal(ra, rb);
+            if (ra == 0) {
+                assert_int_equal(ga.gr_gid, gb.gr_gid);
+                assert_int_equal(ga.gr_name - a, gb.gr_name - b);
+                for (size_t i = 0; i <= g.members.size(); ++i)
+                    assert_int_equal(ga.gr_mem[i] ? ga.gr_mem[i] - a : -1, gb.gr_mem[i] ? gb.gr_mem[i] - b : -1);
+                // The strings after the pointer array (whose addresses differ).
+                const size_t strings = size_t(reinterpret_cast<char*>(gb.gr_mem + g.members.size() + 1) - b);
+                assert_memory_equal(a + strings, b + strings, off + len + 16 - strings);
+            }
+        }
+        const size_t pneed = dj::nss::passwd_size(pv);
+        for (size_t len = 0; len <= pneed + 4; ++len) {
+            std::memset(a, 0x5a, sizeof a);
+            std::memset(b, 0x5a, sizeof b);
+            struct passwd pa {}, pb {};
+            assert_int_equal(dj::nss::pack_passwd(pv, &pa, a + off, len),
+                             dj::nss::pack_passwd(sample_pw(), &pb, b + off, len));
+            assert_memory_equal(a + off, b + off, len + 16);
+        }
+    }
+}
+
 // --- initgroups array growth ---------------------------------------------------------
 
 struct Groups {
@@ -221,6 +269,7 @@ int main() {
         cmocka_unit_test(test_passwd_every_size),
         cmocka_unit_test(test_passwd_null_buffer),
         cmocka_unit_test(test_group_every_size),
+        cmocka_unit_test(test_views_pack_like_records),
         cmocka_unit_test(test_group_size_padding),
         cmocka_unit_test(test_big_group),
         cmocka_unit_test(test_add_gids_grows),

@@ -125,6 +125,39 @@ void test_records_round_trip(void**) {
     assert_true(r.at_end());
 }
 
+// A passwd and a group record (members: one empty, one not ASCII), then a u32.
+std::string sample_records() {
+    Group g;
+    g.name = "group";
+    g.gid = 7;
+    g.members = {"m1", "", "zoë"};
+    Writer w(Op::GrByName);
+    w.passwd(sample_pw());
+    w.group(g);
+    w.u32(1);
+    return body_of(w.finish());
+}
+
+// The in-place reads see exactly what the owning ones do.
+void test_views_match_records(void**) {
+    const std::string f = sample_records();
+    Reader owning(f), in_place(f);
+    Passwd p = owning.passwd();
+    PasswdView pv = in_place.passwd_view();
+    assert_true(pv.name == p.name && pv.uid == p.uid && pv.gid == p.gid && pv.gecos == p.gecos &&
+                pv.dir == p.dir && pv.shell == p.shell);
+    Group g2 = owning.group();
+    GroupView gv = in_place.group_view();
+    assert_true(gv.name == g2.name && gv.gid == g2.gid);
+    assert_int_equal(gv.members.size(), 3);
+    std::vector<std::string> m(gv.members.begin(), gv.members.end());
+    assert_true(m == g2.members);
+    assert_true(m == std::vector<std::string>({"m1", "", "zoë"}));
+    assert_int_equal(owning.u32(), 1);
+    assert_int_equal(in_place.u32(), 1);
+    assert_true(owning.at_end() && in_place.at_end());
+}
+
 void test_writer_limits(void**) {
     Writer w(Op::PwByName);
     bool threw = false;
@@ -157,17 +190,10 @@ void test_bad_header(void**) {
     assert_false(Reader(f).header_ok());
 }
 
-// Every prefix of a valid frame must read as not ok, never crash.
+// Every prefix of a valid frame must read as not ok, owning or in place,
+// never crash.
 void test_every_truncation(void**) {
-    Group g;
-    g.name = "group";
-    g.gid = 7;
-    g.members = {"m1", "m22", "m333"};
-    Writer w(Op::GrByName);
-    w.passwd(sample_pw());
-    w.group(g);
-    w.u32(1);
-    std::string full = body_of(w.finish());
+    const std::string full = sample_records();
     for (size_t n = kHeaderSize; n < full.size(); ++n) {
         Reader r(std::string_view(full).substr(0, n));
         assert_true(r.header_ok());
@@ -176,6 +202,12 @@ void test_every_truncation(void**) {
         r.u32();
         assert_false(r.ok());
         assert_false(r.at_end());
+        Reader v(std::string_view(full).substr(0, n));
+        v.passwd_view();
+        v.group_view();
+        v.u32();
+        assert_false(v.ok());
+        assert_false(v.at_end());
     }
     Reader r(full);
     r.passwd();
@@ -271,6 +303,7 @@ int main() {
         cmocka_unit_test(test_header_round_trip),
         cmocka_unit_test(test_fields_round_trip),
         cmocka_unit_test(test_records_round_trip),
+        cmocka_unit_test(test_views_match_records),
         cmocka_unit_test(test_writer_limits),
         cmocka_unit_test(test_short_header),
         cmocka_unit_test(test_bad_header),
