@@ -75,7 +75,7 @@ int Server::run(Cache& cache) {
         return 1;
     }
     lookups_ = std::make_unique<WorkerPool>("lookup", opt_.lookup_threads, opt_.max_pending_lookups);
-    auths_ = std::make_unique<WorkerPool>("auth", opt_.auth_threads, opt_.max_pending_auth);
+    auths_ = std::make_unique<WorkerPool>("auth", opt_.auth_threads, opt_.max_pending_auth, /*background=*/true);
     log::say(LOG_INFO, "ready: %zu lookup and %zu authentication workers", lookups_->threads(), auths_->threads());
 
     auto last_sweep = Clock::now();

@@ -1,6 +1,7 @@
 // A fixed pool of worker threads with a bounded queue. django-authd runs two:
 // one for lookups and one for password hashing, so a lookup never waits
-// behind a hash.
+// behind a hash in a queue, and less for a core (the hashing pool runs at a
+// lower CPU priority, see WorkerPool::loop).
 #pragma once
 
 #include <condition_variable>
@@ -13,9 +14,15 @@
 
 namespace dj {
 
+// How much nicer than the daemon a background pool's threads run (why 5:
+// WorkerPool::loop).
+inline constexpr int kBackgroundNice = 5;
+
 class WorkerPool {
 public:
-    WorkerPool(std::string name, int threads, size_t max_queue);
+    // `background`: the threads run at a lower CPU priority
+    // (kBackgroundNice), see loop().
+    WorkerPool(std::string name, int threads, size_t max_queue, bool background = false);
     ~WorkerPool();
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
@@ -32,6 +39,7 @@ private:
 
     std::string name_;
     size_t max_queue_;
+    bool background_;
     std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<std::function<void()>> queue_;

@@ -126,3 +126,18 @@ def test_connections_opened_and_dropped_mid_request(busy_daemon):
         t.join(timeout=300)
     assert not errors, errors[:5]
     assert busy_daemon.alive()
+
+
+def test_hash_threads_yield_the_cpu_to_lookups(busy_daemon):
+    """The authentication pool runs below the rest of the daemon (nice 5, see
+    daemon/workers.cc), so that a lookup woken beside a hash gets a core at
+    once: exactly auth_threads threads at nice 5, every other at the
+    daemon's own nice value."""
+    pid = busy_daemon.proc.pid
+    own = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[16])
+    nice = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        fields = open("/proc/%d/task/%s/stat" % (pid, tid)).read().rsplit(")", 1)[1].split()
+        nice.append(int(fields[16]))   # field 19 of stat(5); fields[0] is field 3
+    assert nice.count(min(own + 5, 19)) == 3, nice
+    assert nice.count(own) == len(nice) - 3, nice
