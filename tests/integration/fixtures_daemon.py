@@ -31,6 +31,31 @@ UID_BASE = 200000
 GID_BASE = 200000
 
 
+# A client for tests of who may do what: a child Python run as nobody, in which
+# call(op, body) sends one raw request and returns the answer's status byte and
+# s(text) encodes a string field. The test appends its own lines.
+NOBODY_CLIENT = r'''
+import socket, struct, sys
+def s(b): b = b.encode(); return struct.pack(">I", len(b)) + b
+def call(op, body):
+    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
+    p = bytes([1, op, 0, 0]) + body
+    c.sendall(struct.pack(">I", len(p)) + p)
+    n = struct.unpack(">I", c.recv(4))[0]
+    d = b""
+    while len(d) < n: d += c.recv(n - len(d))
+    return d[2]
+'''
+
+
+def run_as_nobody(socket_path, lines):
+    """Runs NOBODY_CLIENT followed by `lines` as nobody:nogroup against the
+    daemon at socket_path."""
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
+                           "-c", NOBODY_CLIENT + lines, str(socket_path)],
+                          capture_output=True, text=True, timeout=30)
+
+
 def write_config(path, sections):
     path = pathlib.Path(path)
     lines = []

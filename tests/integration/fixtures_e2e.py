@@ -76,6 +76,25 @@ def service_env():
     return env
 
 
+class Server:
+    """What the e2e servers share: started in the test namespace with its
+    output in base/<log_name>, waited for on its TCP port, stopped by pid.
+    Subclasses set self.e2e, self.base and self.port."""
+    proc = None
+    logf = None
+
+    def launch(self, argv, log_name):
+        self.logf = open(self.base / log_name, "wb")
+        self.proc = self.e2e.ns.popen(argv, stdout=self.logf, stderr=self.logf, env=service_env())
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self):
+        stop_process(self.proc)
+        if self.logf is not None:
+            self.logf.close()
+
+
 def public_tempdir(prefix):
     """A temporary directory every user can enter (service workers run as
     www-data, ftp, sshd...); pytest's own are 0700."""

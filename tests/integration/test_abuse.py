@@ -12,7 +12,7 @@ import pytest
 
 import djproto
 from conftest import BUILD, SANITIZE
-from fixtures_daemon import Daemon
+from fixtures_daemon import Daemon, run_as_nobody
 from nss_harness import NssRunner
 from pam_util import ServiceDir, harness
 
@@ -147,21 +147,9 @@ def test_table_is_bounded(throttled):
 
 
 def test_throttle_ops_are_root_only(throttled):
-    code = r'''
-import socket, struct, sys
-def s(b): b = b.encode(); return struct.pack(">I", len(b)) + b
-def call(op, body):
-    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
-    p = bytes([1, op, 0, 0]) + body
-    c.sendall(struct.pack(">I", len(p)) + p)
-    n = struct.unpack(">I", c.recv(4))[0]
-    d = b""
-    while len(d) < n: d += c.recv(n - len(d))
-    return d[2]
+    r = run_as_nobody(throttled.socket, '''
 print(call(32, s("")), call(33, s("user") + s("user001")))
-'''
-    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
-                        "-c", code, str(throttled.socket)], capture_output=True, text=True, timeout=30)
+''')
     assert r.returncode == 0, r.stderr
     assert [int(x) for x in r.stdout.split()] == [djproto.STATUS["Denied"]] * 2
     r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(AUTHCTL),

@@ -16,7 +16,7 @@ import pytest
 
 import djproto
 from conftest import BUILD, SANITIZE
-from fixtures_daemon import Daemon, write_config
+from fixtures_daemon import Daemon, run_as_nobody, write_config
 
 AUTHD = BUILD / "django-authd"
 AUTHCTL = BUILD / "django-authctl"
@@ -141,17 +141,8 @@ def test_postgres_restart_reuses_nothing_stale(pg_population, pg_cluster, tmp_pa
 
 # --- callers -------------------------------------------------------------------------
 
-NOBODY_CLIENT = r'''
-import socket, struct, sys
-def s(b): b = b.encode(); return struct.pack(">I", len(b)) + b
-def call(op, body):
-    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
-    p = bytes([1, op, 0, 0]) + body
-    c.sendall(struct.pack(">I", len(p)) + p)
-    n = struct.unpack(">I", c.recv(4))[0]
-    d = b""
-    while len(d) < n: d += c.recv(n - len(d))
-    return d[2]
+# Authenticate, PwByName, Flush, ChangePassword, as nobody (see run_as_nobody).
+CALLS = '''
 print(call(2, s("user001") + s("pw") + s("svc") + s("")),   # Authenticate
       call(10, s("user001")),                                 # PwByName
       call(30, b""),                                          # Flush
@@ -160,8 +151,7 @@ print(call(2, s("user001") + s("pw") + s("svc") + s("")),   # Authenticate
 
 
 def test_caller_not_in_auth_clients_is_refused(daemon_sqlite):
-    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
-                        "-c", NOBODY_CLIENT, str(daemon_sqlite.socket)], capture_output=True, text=True, timeout=30)
+    r = run_as_nobody(daemon_sqlite.socket, CALLS)
     assert r.returncode == 0, r.stderr
     auth, lookup, flush, change = map(int, r.stdout.split())
     assert auth == djproto.STATUS["Denied"]
@@ -175,8 +165,7 @@ def test_auth_clients_group(sqlite_population, tmp_path):
     """@group entries: a member by primary gid may authenticate."""
     with Daemon(BUILD, tmp_path / "d", sqlite_population.db_section, sqlite_population,
                 daemon={"auth_clients": "@nogroup"}) as d:
-        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
-                            "-c", NOBODY_CLIENT, str(d.socket)], capture_output=True, text=True, timeout=30)
+        r = run_as_nobody(d.socket, CALLS)
         auth = int(r.stdout.split()[0])
         assert auth == djproto.STATUS["NoUser"] or auth == djproto.STATUS["WrongPassword"]
 

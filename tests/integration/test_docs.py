@@ -51,6 +51,14 @@ def config_keys():
     return keys
 
 
+def assert_same_keys(found, where):
+    """`found` ("section.key") is every key the code knows, and no other."""
+    missing = config_keys() - found
+    assert not missing, f"keys not in {where}: {sorted(missing)}"
+    unknown = found - config_keys()
+    assert not unknown, f"{where} lists keys the code does not know: {sorted(unknown)}"
+
+
 def test_every_config_key_is_in_the_default_file():
     text = read("config/django-auth.conf")
     current = None
@@ -64,10 +72,7 @@ def test_every_config_key_is_in_the_default_file():
         m = re.match(r"^#?([a-z_0-9]+)\s*=", line)
         if m and current:
             found.add(f"{current}.{m.group(1)}")
-    missing = config_keys() - found
-    assert not missing, f"keys not in config/django-auth.conf: {sorted(missing)}"
-    unknown = found - config_keys()
-    assert not unknown, f"config/django-auth.conf lists keys the code does not know: {sorted(unknown)}"
+    assert_same_keys(found, "config/django-auth.conf")
 
 
 def test_every_config_key_is_in_the_man_page():
@@ -92,10 +97,7 @@ def test_every_config_key_is_in_the_man_page():
                     if re.fullmatch(r"[a-z_0-9]+", word):
                         listed.setdefault(current, set()).add(word)
     found = {f"{s}.{k}" for s, ks in listed.items() for k in ks}
-    missing = config_keys() - found
-    assert not missing, f"keys not in django-auth.conf(5): {sorted(missing)}"
-    unknown = found - config_keys()
-    assert not unknown, f"django-auth.conf(5) lists keys the code does not know: {sorted(unknown)}"
+    assert_same_keys(found, "django-auth.conf(5)")
 
 
 def pam_args():

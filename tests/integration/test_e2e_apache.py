@@ -16,7 +16,7 @@ import shutil
 import pytest
 
 from conftest import TOP
-from fixtures_e2e import PASSWORDS, free_port, public_tempdir, service_env, stop_process, wait_port
+from fixtures_e2e import PASSWORDS, Server, free_port, public_tempdir, service_env
 
 
 MODULES = ["mpm_event", "authn_core", "authz_core", "authz_user", "auth_basic", "mime",
@@ -53,7 +53,7 @@ Include {TOP}/config/apache-django.conf
 """
 
 
-class Apache:
+class Apache(Server):
     def __init__(self, e2e):
         self.e2e = e2e
         self.base = public_tempdir("djapache-")
@@ -63,7 +63,6 @@ class Apache:
             (self.base / "htdocs" / loc / "ok.txt").write_text("ok %s\n" % loc)
         os.system("chmod -R a+rX %s" % self.base)
         (self.base / "httpd.conf").write_text(apache_conf(self.base, self.port))
-        self.proc = None
 
     def start(self):
         ns = self.e2e.ns
@@ -71,16 +70,7 @@ class Apache:
             ns.pam_service(svc, self.e2e.config_text("pam.d/" + svc))
         r = ns.run(["apache2", "-t", "-f", str(self.base / "httpd.conf")], check=False, env=service_env())
         assert r.returncode == 0, r.stdout + r.stderr
-        self.log = open(self.base / "stderr.log", "wb")
-        self.proc = ns.popen(["apache2", "-f", str(self.base / "httpd.conf"), "-DFOREGROUND"],
-                             stdout=self.log, stderr=self.log, env=service_env())
-        wait_port(self.port, proc=self.proc)
-        return self
-
-    def stop(self):
-        stop_process(self.proc)
-        if getattr(self, "log", None):
-            self.log.close()
+        return self.launch(["apache2", "-f", str(self.base / "httpd.conf"), "-DFOREGROUND"], "stderr.log")
 
     def error_log(self):
         p = self.base / "error.log"

@@ -9,14 +9,14 @@ import shutil
 import pytest
 
 from conftest import SANITIZE
-from fixtures_e2e import free_port, public_tempdir, service_env, stop_process, wait_port
+from fixtures_e2e import Server, free_port, public_tempdir
 
 pytestmark = pytest.mark.skipif(
     SANITIZE, reason="sanitized modules cannot run inside vsftpd: it caps its own address space "
                      "(RLIMIT_AS), where AddressSanitizer cannot map its shadow memory (\"Failed to mmap\")")
 
 
-class Vsftpd:
+class Vsftpd(Server):
     def __init__(self, e2e):
         self.e2e = e2e
         self.base = public_tempdir("djftp-")
@@ -43,7 +43,6 @@ vsftpd_log_file={self.base}/vsftpd.log
 dual_log_enable=YES
 xferlog_file={self.base}/xfer.log
 """)
-        self.proc = None
 
     def start(self):
         ns = self.e2e.ns
@@ -51,16 +50,7 @@ xferlog_file={self.base}/xfer.log
         ns.sh("mkdir -p /run/vsftpd/empty && chmod 0755 /run/vsftpd/empty")
         uid = self.e2e.uid("alice")
         ns.sh(f"echo hello > /home/alice/hello.txt && chown +{uid}:+100 /home/alice/hello.txt")
-        self.logf = open(self.base / "stderr.log", "wb")
-        self.proc = ns.popen(["/usr/sbin/vsftpd", str(self.base / "vsftpd.conf")],
-                             stdout=self.logf, stderr=self.logf, env=service_env())
-        wait_port(self.port, proc=self.proc)
-        return self
-
-    def stop(self):
-        stop_process(self.proc)
-        if getattr(self, "logf", None):
-            self.logf.close()
+        return self.launch(["/usr/sbin/vsftpd", str(self.base / "vsftpd.conf")], "stderr.log")
 
     def log(self):
         out = ""

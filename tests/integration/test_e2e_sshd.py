@@ -17,13 +17,13 @@ import pytest
 
 from conftest import SANITIZE
 from pam_util import ASAN_LIBS
-from fixtures_e2e import free_port, public_tempdir, service_env, stop_process, wait_port
+from fixtures_e2e import Server, free_port, public_tempdir
 
 
 LOCAL_USER, LOCAL_UID, LOCAL_PASSWORD = "lena", 64101, "local-pass-1"
 
 
-class Sshd:
+class Sshd(Server):
     def __init__(self, e2e):
         self.e2e = e2e
         self.base = public_tempdir("djsshd-")
@@ -44,7 +44,6 @@ PrintMotd no
 MaxAuthTries 2
 LogLevel VERBOSE
 """)
-        self.proc = None
 
     def start(self):
         ns = self.e2e.ns
@@ -53,16 +52,7 @@ LogLevel VERBOSE
                                  capture_output=True, text=True).stdout.strip()
         ns.local_user(LOCAL_USER, LOCAL_UID, pw_hash)
         ns.sh(f"mkdir -p /home/{LOCAL_USER} && chown +{LOCAL_UID}:+{LOCAL_UID} /home/{LOCAL_USER}")
-        self.logf = open(self.base / "sshd.log", "wb")
-        self.proc = ns.popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(self.base / "sshd_config")],
-                             stdout=self.logf, stderr=self.logf, env=service_env())
-        wait_port(self.port, proc=self.proc)
-        return self
-
-    def stop(self):
-        stop_process(self.proc)
-        if getattr(self, "logf", None):
-            self.logf.close()
+        return self.launch(["/usr/sbin/sshd", "-D", "-e", "-f", str(self.base / "sshd_config")], "sshd.log")
 
     def log(self):
         return (self.base / "sshd.log").read_text(errors="replace")
