@@ -147,6 +147,12 @@ void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, i
     }
     shm::SlotHead* s = head_at(pick);
     uint8_t* data = slot_at(pick) + sizeof(shm::SlotHead);
+    // Published again (a lookup asked over the socket while the slot holds
+    // it, as when a reader missed it just before) and intact: nothing to
+    // write.
+    if (best == 3 && s->generation == gen && s->expires_ns == expires_ns && s->len == key.size() + body_len &&
+        std::memcmp(data + key.size(), body, body_len) == 0 && s->checksum == shm::slot_checksum(*s, data))
+        return;
     const uint32_t seq = s->seq;
     __atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);

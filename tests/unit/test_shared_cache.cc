@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <random>
 #include <setjmp.h>
 #include <string>
@@ -65,6 +66,17 @@ std::unique_ptr<dj::SharedCache> make(uint32_t slots = 64) {
     assert_non_null(c.get());
     dj::shm::reset();
     return c;
+}
+
+// The cache file mapped read-write, as someone who damages it would.
+uint8_t* map_for_writing(struct stat& st) {
+    int fd = open(g_path.c_str(), O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    auto* p = static_cast<uint8_t*>(mmap(nullptr, size_t(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    return p;
 }
 
 int setup(void**) {
@@ -243,13 +255,8 @@ void test_corrupt_bytes(void**) {
         keys.push_back(key_of(request(dj::proto::Op::GrByName, "g" + std::to_string(i))));
         frames.push_back(group_frame("g" + std::to_string(i), uint32_t(i), i % 5));
     }
-    int fd = open(g_path.c_str(), O_RDWR);
-    assert_true(fd >= 0);
     struct stat st {};
-    assert_int_equal(fstat(fd, &st), 0);
-    auto* p = static_cast<uint8_t*>(mmap(nullptr, size_t(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-    close(fd);
-    assert_true(p != MAP_FAILED);
+    uint8_t* p = map_for_writing(st);
     std::mt19937 rng(42);
     std::string got;
     int right = 0;
@@ -280,6 +287,35 @@ void test_corrupt_bytes(void**) {
     }
     munmap(p, size_t(st.st_size));
     assert_true(right > 0);
+}
+
+// Publishing an entry the slot already holds intact writes nothing (readers
+// keep their cache lines); a damaged copy is written again.
+void test_republish(void**) {
+    auto c = make(16);
+    auto req = request(dj::proto::Op::GrByName, "staff");
+    auto frame = group_frame("staff", 200001, 3);
+    const int64_t expires = later();
+    c->put(key_of(req), frame, expires);
+    struct stat st {};
+    uint8_t* p = map_for_writing(st);
+    const std::vector<uint8_t> before(p, p + st.st_size);
+    c->put(key_of(req), frame, expires);
+    assert_true(std::vector<uint8_t>(p, p + st.st_size) == before);  // not even the sequence number moved
+    // Damage the stored answer: readers refuse it, the next publication repairs it.
+    const std::string body = as_string(frame);
+    auto at = std::search(p, p + st.st_size, body.begin() + 8, body.end());
+    assert_true(at != p + st.st_size);
+    *at ^= 0x55;
+    std::string got;
+    assert_false(dj::shm::lookup(key_of(req), got));
+    c->put(key_of(req), frame, expires);
+    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(got == body);
+    // A new expiry is written.
+    c->put(key_of(req), frame, expires + 1);
+    assert_true(std::vector<uint8_t>(p, p + st.st_size) != before);
+    munmap(p, size_t(st.st_size));
 }
 
 // Files of random bytes (some with a valid-looking header): never a crash,
@@ -352,6 +388,7 @@ int main() {
         cmocka_unit_test(test_killed_writer),
         cmocka_unit_test(test_owner_and_mode),
         cmocka_unit_test(test_corrupt_bytes),
+        cmocka_unit_test(test_republish),
         cmocka_unit_test(test_random_files),
         cmocka_unit_test(test_torn_reads),
     };

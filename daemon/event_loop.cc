@@ -1,0 +1,439 @@
+#include "daemon/event_loop.h"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/protocol.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+
+namespace dj {
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kListenId = 1, kEventId = 2, kExtraId = 3;
+constexpr size_t kReadChunk = 16 * 1024;
+// Connections accepted per wake-up: the listening socket stays readable
+// while more wait, so the other loops get their share of a burst.
+constexpr int kAcceptBatch = 8;
+constexpr int64_t kClaimed = -1;
+
+int64_t ns(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+}  // namespace
+
+struct EventLoop::Conn {
+    int fd = -1;
+    uint64_t id = 0;
+    Peer peer;                   // see peer()
+    bool peer_known = false;
+    std::string in;              // bytes read, not yet a whole frame
+    std::vector<uint8_t> out;    // response being written
+    size_t out_off = 0;
+    bool busy = false;           // a request is with a worker
+    bool close_after = false;
+    bool eof = false;            // the client shut down its side (may still await an answer)
+    uint32_t watched = 0;        // current epoll interest
+    Clock::time_point last = Clock::now();
+    // Read by other loops at the connection limit: when the connection
+    // became idle (nothing read, nothing to write, no request with a
+    // worker; steady clock, ns), 0 while it is not, kClaimed once a loop
+    // chose it to make room. The owner changes it by compare-and-swap only,
+    // so a claim is never lost: settle() closes a claimed connection.
+    std::atomic<int64_t> idle_since{0};
+    ~Conn() {
+        explicit_bzero(in.data(), in.size());
+        if (fd >= 0) close(fd);
+    }
+};
+
+EventLoop::EventLoop(LoopShared& shared) : s_(shared) {}
+
+EventLoop::~EventLoop() {
+    join();
+    conns_.clear();
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (event_fd_ >= 0) close(event_fd_);
+}
+
+bool EventLoop::init() {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || event_fd_ < 0) {
+        log::say(LOG_ERR, "cannot set up an event loop: %s", strerror(errno));
+        return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = kListenId;
+    bool ok = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s_.listen_fd, &ev) == 0;
+    ev.events = EPOLLIN;
+    ev.data.u64 = kEventId;
+    ok = ok && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) == 0;
+    if (!ok) log::say(LOG_ERR, "epoll_ctl: %s", strerror(errno));
+    return ok;
+}
+
+void EventLoop::start_thread(const char* name) {
+    thread_ = std::thread([this] { run(); });
+    pthread_setname_np(thread_.native_handle(), name);
+}
+
+void EventLoop::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void EventLoop::wake() {
+    uint64_t one = 1;
+    if (write(event_fd_, &one, sizeof one) < 0) {
+        // Only EAGAIN at a counter near 2^64; the loop also polls each second.
+    }
+}
+
+void EventLoop::post(Done d) {
+    bool was_empty;
+    {
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        was_empty = inbox_.empty();
+        inbox_.push_back(std::move(d));
+    }
+    // The loop drains the eventfd before it takes the inbox, so one wake-up
+    // per batch is enough.
+    if (was_empty) wake();
+}
+
+void EventLoop::complete(uint64_t id, Reply reply) { post(Done{id, std::move(reply), false}); }
+
+void EventLoop::run(int extra_fd, const std::function<void()>& on_extra) {
+    if (extra_fd >= 0) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = kExtraId;
+        if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, extra_fd, &ev) != 0)
+            log::say(LOG_ERR, "epoll_ctl: %s", strerror(errno));
+    }
+    auto last_sweep = Clock::now();
+    epoll_event events[64];
+    while (!s_.stopping.load(std::memory_order_acquire)) {
+        int n = epoll_wait(epoll_fd_, events, 64, 1000);
+        if (n < 0 && errno != EINTR) {
+            log::say(LOG_ERR, "epoll_wait: %s", strerror(errno));
+            s_.failed.store(true);
+            s_.stopping.store(true, std::memory_order_release);
+            for (EventLoop* loop : s_.loops) loop->wake();
+            return;
+        }
+        for (int i = 0; i < n; ++i) {
+            const uint64_t id = events[i].data.u64;
+            if (id == kListenId) {
+                accept_all();
+            } else if (id == kEventId) {
+                uint64_t v;
+                while (read(event_fd_, &v, sizeof v) > 0) {
+                }
+                take_inbox();
+            } else if (id == kExtraId) {
+                if (on_extra) on_extra();
+            } else {
+                on_event(id, events[i].events);
+                settle(id);
+            }
+        }
+        if (Clock::now() - last_sweep >= std::chrono::seconds(1)) {
+            sweep_idle();
+            last_sweep = Clock::now();
+        }
+    }
+}
+
+// --- connections: accept, and room at the limit ------------------------------------
+
+void EventLoop::accept_all() {
+    for (int i = 0; i < kAcceptBatch; ++i) {
+        int fd = accept4(s_.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log::say(LOG_WARNING, "accept: %s", strerror(errno));
+            return;
+        }
+        const long max = s_.opt->max_connections;
+        if (s_.open.load() - s_.claimed.load() >= max) {
+            // At the limit, the connection idle the longest (in any loop)
+            // makes room: a crowd of idle connections cannot lock out a new
+            // client. Only when every connection is mid-request is the new
+            // one refused.
+            if (!make_room()) {
+                close(fd);
+                if (s_.refused++ % 1000 == 0)
+                    log::say(LOG_WARNING, "connection refused: %ld connections open, none idle (max_connections)",
+                             max);
+                continue;
+            }
+            if (s_.evicted++ % 1000 == 0)
+                log::say(LOG_WARNING, "%ld connections open (max_connections): closing the longest idle ones", max);
+        }
+        auto c = std::make_unique<Conn>();
+        c->fd = fd;
+        c->id = s_.next_id++;
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP;
+        ev.data.u64 = c->id;
+        if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            log::say(LOG_WARNING, "epoll_ctl: %s", strerror(errno));
+            continue;  // c closes the fd
+        }
+        c->watched = EPOLLIN | EPOLLRDHUP;
+        const uint64_t id = c->id;
+        s_.handler->count_connection();
+        s_.open++;
+        {
+            std::lock_guard<std::mutex> lock(conns_mutex_);
+            conns_.emplace(id, std::move(c));
+        }
+        settle(id);
+    }
+}
+
+bool EventLoop::make_room() {
+    // A claim fails when the connection changed meanwhile: look again.
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        EventLoop* best = nullptr;
+        Idle oldest;
+        for (EventLoop* loop : s_.loops) {
+            Idle i = loop->longest_idle();
+            if (i.since != 0 && (best == nullptr || i.since < oldest.since)) {
+                best = loop;
+                oldest = i;
+            }
+        }
+        if (best == nullptr) return false;
+        if (!best->claim(oldest.id, oldest.since)) continue;
+        if (best == this)
+            settle(oldest.id);  // closes it
+        else
+            best->post(Done{oldest.id, Reply{}, true});
+        return true;
+    }
+    return false;
+}
+
+EventLoop::Idle EventLoop::longest_idle() {
+    Idle best;
+    std::lock_guard<std::mutex> lock(conns_mutex_);
+    for (auto& [id, c] : conns_) {
+        const int64_t since = c->idle_since.load();
+        if (since > 0 && (best.since == 0 || since < best.since)) best = Idle{id, since};
+    }
+    return best;
+}
+
+bool EventLoop::claim(uint64_t id, int64_t since) {
+    std::lock_guard<std::mutex> lock(conns_mutex_);
+    auto it = conns_.find(id);
+    if (it == conns_.end() || !it->second->idle_since.compare_exchange_strong(since, kClaimed)) return false;
+    s_.claimed++;  // under the lock: close_conn cannot have run yet
+    return true;
+}
+
+// Publishes whether a connection is idle, after anything happened to it; a
+// connection claimed to make room is closed here.
+void EventLoop::settle(uint64_t id) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Conn& c = *it->second;
+    const int64_t want = !c.busy && c.in.empty() && c.out_off >= c.out.size() ? ns(c.last) : 0;
+    int64_t cur = c.idle_since.load();
+    if (cur == want) return;
+    if (cur == kClaimed || !c.idle_since.compare_exchange_strong(cur, want)) close_conn(id);
+}
+
+void EventLoop::close_conn(uint64_t id) {
+    std::unique_ptr<Conn> gone;
+    {
+        std::lock_guard<std::mutex> lock(conns_mutex_);
+        auto it = conns_.find(id);
+        if (it == conns_.end()) return;
+        gone = std::move(it->second);
+        conns_.erase(it);
+        if (gone->idle_since.load() == kClaimed) s_.claimed--;
+        s_.open--;
+    }
+    // A worker's late answer for it is dropped in take_inbox.
+}
+
+void EventLoop::sweep_idle() {
+    auto now = Clock::now();
+    auto limit = std::chrono::seconds(s_.opt->idle_timeout_s);
+    std::vector<uint64_t> idle;
+    for (auto& [id, c] : conns_)
+        if (!c->busy && now - c->last > limit) idle.push_back(id);
+    for (uint64_t id : idle) close_conn(id);
+}
+
+// --- one connection's traffic ------------------------------------------------------
+
+// The client's credentials, asked of the kernel when first needed: they are
+// those of connect() whenever asked, and a lookup answered from the cache
+// needs them only for the debug log.
+const Peer& EventLoop::peer(Conn& c) {
+    if (!c.peer_known) {
+        c.peer_known = true;
+        if (!peer_of(c.fd, c.peer)) log::say(LOG_WARNING, "no peer credentials on a connection");
+    }
+    return c.peer;
+}
+
+void EventLoop::watch(Conn& c) {
+    uint32_t want = c.busy ? 0
+                    : c.out_off < c.out.size() ? EPOLLOUT
+                    : c.eof ? 0
+                            : EPOLLIN | EPOLLRDHUP;
+    if (want == c.watched) return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = c.id;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+    c.watched = want;
+}
+
+void EventLoop::on_event(uint64_t id, uint32_t events) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Conn& c = *it->second;
+    if (events & (EPOLLERR | EPOLLHUP)) return close_conn(id);
+    if (events & EPOLLOUT) return pump(c);
+    if (events & (EPOLLIN | EPOLLRDHUP)) read_from(c);
+}
+
+void EventLoop::read_from(Conn& c) {
+    const uint64_t id = c.id;
+    char buf[kReadChunk];
+    size_t used = 0;  // how much of buf may hold a password: wiped after
+    bool failed = false;
+    for (;;) {
+        // Never hold more than one maximal frame plus a little.
+        if (c.in.size() >= 4 + proto::kMaxRequest) break;
+        ssize_t n = recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            c.in.append(buf, size_t(n));
+            used = std::max(used, size_t(n));
+            c.last = Clock::now();
+            continue;
+        }
+        if (n == 0) {  // the client shut down its writing side: answer what is buffered
+            c.eof = true;
+            break;
+        }
+        if (errno == EINTR) continue;
+        failed = errno != EAGAIN && errno != EWOULDBLOCK;
+        break;
+    }
+    explicit_bzero(buf, used);
+    if (failed) return close_conn(id);
+    pump(c);
+}
+
+// Writes what is pending. True when all of it went out; false when the
+// socket is full (the loop waits for EPOLLOUT) or the connection is closed.
+bool EventLoop::flush(Conn& c) {
+    while (c.out_off < c.out.size()) {
+        ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            c.out_off += size_t(n);
+            c.last = Clock::now();
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            watch(c);
+            return false;
+        }
+        close_conn(c.id);
+        return false;
+    }
+    c.out.clear();
+    c.out.shrink_to_fit();
+    c.out_off = 0;
+    return true;
+}
+
+// Moves a connection on as far as it can go now: writes the pending answer,
+// then takes the next whole request, answering it from the cache or handing
+// it to a worker. Pipelined requests are taken one after the other.
+void EventLoop::pump(Conn& c) {
+    const uint64_t id = c.id;
+    for (;;) {
+        if (c.busy) return watch(c);
+        if (c.out_off < c.out.size() && !flush(c)) return;
+        if (c.close_after) return close_conn(id);
+        if (c.in.size() < 4) return c.eof ? close_conn(id) : watch(c);
+        uint32_t len = proto::read_be32(reinterpret_cast<const uint8_t*>(c.in.data()));
+        if (len > proto::kMaxRequest || len < proto::kHeaderSize) {
+            log::say(LOG_NOTICE, "bad frame length %u from uid %u pid %d: closing", len, unsigned(peer(c).uid),
+                     int(peer(c).pid));
+            return close_conn(id);
+        }
+        if (c.in.size() < 4 + size_t(len)) return c.eof ? close_conn(id) : watch(c);
+        auto frame = std::make_shared<std::string>(c.in, 4, len);
+        explicit_bzero(c.in.data(), 4 + size_t(len));
+        c.in.erase(0, 4 + size_t(len));
+        const auto op = static_cast<proto::Op>(static_cast<uint8_t>((*frame)[1]));
+        const bool auth = Handler::is_auth_op(op);
+        if (!auth) {
+            if (auto hit = s_.handler->cached(*frame, log::debug_enabled() ? peer(c) : Peer{})) {
+                c.out = std::move(hit->frame);
+                c.out_off = 0;
+                c.close_after = hit->close;
+                continue;
+            }
+        }
+        c.busy = true;
+        EventLoop* self = this;
+        Handler* handler = s_.handler;
+        auto job = [self, handler, id, who = peer(c), frame] {
+            Reply r = handler->handle(*frame, who);
+            explicit_bzero(frame->data(), frame->size());
+            self->complete(id, std::move(r));
+        };
+        WorkerPool& pool = auth ? *s_.auths : *s_.lookups;
+        if (pool.submit(std::move(job))) continue;  // busy: watch nothing until the answer
+        explicit_bzero(frame->data(), frame->size());
+        proto::Writer w(op, auth ? proto::Status::Throttled : proto::Status::Unavailable);
+        c.busy = false;
+        c.out = std::move(w.finish());
+        c.out_off = 0;
+        log::say(LOG_WARNING, "%s: queue full, request refused", proto::op_name(op));
+    }
+}
+
+void EventLoop::take_inbox() {
+    std::vector<Done> done;
+    {
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        done.swap(inbox_);
+    }
+    for (auto& d : done) {
+        auto it = conns_.find(d.id);
+        if (it == conns_.end()) continue;  // the client went away meanwhile
+        Conn& c = *it->second;
+        if (!d.evict) {
+            c.busy = false;
+            c.out = std::move(d.reply.frame);
+            c.out_off = 0;
+            c.close_after = d.reply.close;
+            pump(c);
+        }
+        settle(d.id);  // closes a connection claimed to make room
+    }
+}
+
+}  // namespace dj

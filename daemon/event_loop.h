@@ -1,0 +1,114 @@
+// One event-loop thread of the server. Every loop watches the shared
+// listening socket (EPOLLEXCLUSIVE: a new connection wakes one loop, usually
+// an idle one) and owns the connections it accepted: it alone reads, writes
+// and closes them, so the common path takes no lock and wakes no other
+// thread. A lookup the cache can answer is answered in the loop; any other
+// request goes to a worker pool, whose answer comes back through this loop's
+// inbox and eventfd.
+//
+// max_connections holds across loops: at the limit, the loop that accepts
+// claims the connection idle the longest in any loop (an atomic per
+// connection, see Conn::idle_since) and asks its owner to close it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/handlers.h"
+#include "daemon/workers.h"
+
+namespace dj {
+
+struct ServerOptions;
+class EventLoop;
+
+// What the loops of one server share. Counters are atomics; `loops` is set
+// before any loop runs and not changed after.
+struct LoopShared {
+    int listen_fd = -1;
+    Handler* handler = nullptr;
+    const ServerOptions* opt = nullptr;
+    WorkerPool* lookups = nullptr;
+    WorkerPool* auths = nullptr;
+    std::vector<EventLoop*> loops;
+    std::atomic<uint64_t> next_id{16};
+    std::atomic<long> open{0};        // connections open, in all loops
+    std::atomic<long> claimed{0};     // of which chosen to make room, not closed yet
+    std::atomic<uint64_t> refused{0}, evicted{0};
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> failed{false};  // a loop stopped on an error
+};
+
+class EventLoop {
+public:
+    explicit EventLoop(LoopShared& shared);
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    // Creates the epoll set and eventfd and watches the listening socket;
+    // false (logged) on failure.
+    bool init();
+    // Runs until LoopShared::stopping is set. `extra_fd` (or -1) is watched
+    // too: `on_extra` runs when it is readable.
+    void run(int extra_fd = -1, const std::function<void()>& on_extra = {});
+    // Runs run() on a thread of its own (named `name`).
+    void start_thread(const char* name);
+    void join();
+
+    // From any thread: a worker's answer for connection `id`.
+    void complete(uint64_t id, Reply reply);
+    // From any thread: wakes the loop (to notice `stopping`).
+    void wake();
+
+    // From another loop, at the connection limit: the idle-since time of
+    // this loop's connection idle the longest, and claims it if asked.
+    struct Idle {
+        uint64_t id = 0;
+        int64_t since = 0;  // 0: none
+    };
+    Idle longest_idle();
+    bool claim(uint64_t id, int64_t since);
+
+private:
+    struct Conn;
+    struct Done {
+        uint64_t id;
+        Reply reply;
+        bool evict;  // close the connection (it was claimed to make room)
+    };
+    const Peer& peer(Conn& c);
+    void accept_all();
+    bool make_room();
+    void on_event(uint64_t id, uint32_t events);
+    void read_from(Conn& c);
+    void pump(Conn& c);
+    bool flush(Conn& c);
+    void take_inbox();
+    void sweep_idle();
+    void close_conn(uint64_t id);
+    void watch(Conn& c);
+    void settle(uint64_t id);
+    void post(Done d);
+
+    LoopShared& s_;
+    int epoll_fd_ = -1;
+    int event_fd_ = -1;
+    std::thread thread_;
+    // Changed by this loop only, under conns_mutex_; read by it without the
+    // lock, by other loops (longest_idle, claim) with it.
+    std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+    std::mutex conns_mutex_;
+
+    std::mutex inbox_mutex_;
+    std::vector<Done> inbox_;
+};
+
+}  // namespace dj
