@@ -1,6 +1,8 @@
 // The socket client described in client.h.
 //
-// One request per connection: call() connects, sends, reads one response and
+// One request per connection: call() connects, sends, shuts down its
+// writing side (the daemon then closes the connection as soon as it has
+// answered, with no further wake-up for our close), reads one response and
 // closes. Nothing is cached between calls, so a forked child can never share
 // its parent's connection, and no lock is needed at all.
 //
@@ -251,6 +253,7 @@ Response do_call(const Options& opt, const std::vector<uint8_t>& request) {
     }
 
     if (!send_all(fd.get(), request.data(), request.size(), dl, res.error)) return res;
+    ::shutdown(fd.get(), SHUT_WR);  // a failure changes nothing: the answer still comes
 
     uint8_t lenbuf[4];
     if (!recv_all(fd.get(), reinterpret_cast<char*>(lenbuf), 4, dl, res.error)) return res;

@@ -152,6 +152,7 @@ struct Parser {
         str("daemon.socket", dm.socket);
         str("daemon.user", dm.user);
         list("daemon.auth_clients", dm.auth_clients);
+        num("daemon.event_threads", dm.event_threads, 0, 64);
         num("daemon.lookup_threads", dm.lookup_threads, 0, 256);
         num("daemon.auth_threads", dm.auth_threads, 0, 256);
         num("daemon.max_connections", dm.max_connections, 1, 65536);

@@ -64,6 +64,7 @@ struct DaemonConfig {
     std::string socket = "/run/django-auth/socket";
     std::string user;                    // drop privileges to this user
     std::vector<std::string> auth_clients = {"www-data"};  // names or @group
+    int event_threads = 0;               // 0: sized to the machine
     int lookup_threads = 0;              // 0: sized to the machine
     int auth_threads = 0;                // 0: sized to the machine
     int max_connections = 1024;

@@ -21,19 +21,19 @@ void Cache::erase(std::list<Entry>::iterator it) {
     lru_.erase(it);
 }
 
-std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::time_point now) {
+std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::time_point now, bool count_miss) {
     std::optional<std::vector<uint8_t>> value;
     Clock::time_point expires;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = index_.find(key);
         if (it == index_.end()) {
-            ++misses_;
+            if (count_miss) ++misses_;
             return std::nullopt;
         }
         if (it->second->expires <= now) {
             erase(it->second);
-            ++misses_;
+            if (count_miss) ++misses_;
             return std::nullopt;
         }
         lru_.splice(lru_.begin(), lru_, it->second);

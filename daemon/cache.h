@@ -25,7 +25,9 @@ public:
     Cache(std::chrono::seconds positive_ttl, std::chrono::seconds negative_ttl, size_t max_entries,
           size_t max_bytes);
 
-    std::optional<std::vector<uint8_t>> get(const std::string& key, Clock::time_point now = Clock::now());
+    // `count_miss`: false for a look that is followed by get() on a miss.
+    std::optional<std::vector<uint8_t>> get(const std::string& key, Clock::time_point now = Clock::now(),
+                                            bool count_miss = true);
     // `found`: a positive answer (positive lifetime) or a negative one.
     void put(const std::string& key, const std::vector<uint8_t>& value, bool found,
              Clock::time_point now = Clock::now());

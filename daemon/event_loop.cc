@@ -24,6 +24,11 @@ constexpr size_t kReadChunk = 16 * 1024;
 // while more wait, so the other loops get their share of a burst.
 constexpr int kAcceptBatch = 8;
 constexpr int64_t kClaimed = -1;
+// Connections claimed to make room that their loops have not closed yet:
+// past this many, a new connection is refused instead, so that the open
+// files stay within max_connections plus this (the daemon's file limit has
+// room for it).
+constexpr long kMaxClaims = 16;
 
 int64_t ns(Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -49,7 +54,11 @@ struct EventLoop::Conn {
     // chose it to make room. The owner changes it by compare-and-swap only,
     // so a claim is never lost: settle() closes a claimed connection.
     std::atomic<int64_t> idle_since{0};
+    // Set when the connection closes, for the jobs it queued: a client that
+    // went away (timed out, killed) costs no hash and no query.
+    std::shared_ptr<std::atomic<bool>> gone;
     ~Conn() {
+        if (gone) gone->store(true);
         explicit_bzero(in.data(), in.size());
         if (fd >= 0) close(fd);
     }
@@ -169,12 +178,12 @@ void EventLoop::accept_all() {
         if (s_.open.load() - s_.claimed.load() >= max) {
             // At the limit, the connection idle the longest (in any loop)
             // makes room: a crowd of idle connections cannot lock out a new
-            // client. Only when every connection is mid-request is the new
-            // one refused.
-            if (!make_room()) {
+            // client. Only when every connection is mid-request (or too
+            // many are still being closed) is the new one refused.
+            if (s_.claimed.load() >= kMaxClaims || !make_room()) {
                 close(fd);
                 if (s_.refused++ % 1000 == 0)
-                    log::say(LOG_WARNING, "connection refused: %ld connections open, none idle (max_connections)",
+                    log::say(LOG_WARNING, "connection refused: %ld connections open, none idle to close (max_connections)",
                              max);
                 continue;
             }
@@ -399,7 +408,12 @@ void EventLoop::pump(Conn& c) {
         c.busy = true;
         EventLoop* self = this;
         Handler* handler = s_.handler;
-        auto job = [self, handler, id, who = peer(c), frame] {
+        if (!c.gone) c.gone = std::make_shared<std::atomic<bool>>(false);
+        auto job = [self, handler, id, who = peer(c), frame, gone = c.gone] {
+            if (gone->load()) {  // nobody to answer
+                explicit_bzero(frame->data(), frame->size());
+                return;
+            }
             Reply r = handler->handle(*frame, who);
             explicit_bzero(frame->data(), frame->size());
             self->complete(id, std::move(r));

@@ -50,6 +50,11 @@ Handler::Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Ca
 
 bool Handler::is_auth_op(Op op) { return op == Op::Authenticate || op == Op::ChangePassword; }
 
+bool Handler::is_lookup_op(Op op) {
+    return op == Op::PwByName || op == Op::PwByUid || op == Op::PwList || op == Op::GrByName || op == Op::GrByGid ||
+           op == Op::GrList || op == Op::GroupsOfUser;
+}
+
 Reply Handler::handle(std::string_view frame, const Peer& peer) {
     requests_++;
     proto::Reader r(frame);
@@ -114,6 +119,23 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
     } catch (...) {
         log::say(LOG_ERR, "%s: internal error", proto::op_name(op));
         return status_only(op, Status::Unavailable);
+    }
+}
+
+std::optional<Reply> Handler::cached(std::string_view frame, const Peer& peer) noexcept {
+    try {
+        proto::Reader r(frame);
+        if (!r.ok() || !r.header_ok() || r.status() != Status::Ok || !is_lookup_op(r.op())) return std::nullopt;
+        // A miss is counted once, by the worker that asks again (lookup()).
+        auto hit = cache_.get(std::string(frame), Cache::Clock::now(), /*count_miss=*/false);
+        if (!hit) return std::nullopt;
+        requests_++;
+        if (log::debug_enabled())
+            log::say(LOG_DEBUG, "request %s from uid %u pid %d, %zu bytes (cached)", proto::op_name(r.op()),
+                     unsigned(peer.uid), int(peer.pid), frame.size());
+        return Reply{std::move(*hit), false};
+    } catch (...) {
+        return std::nullopt;  // the worker answers it
     }
 }
 

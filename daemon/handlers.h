@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,9 +38,17 @@ public:
     // `frame` is a request without its u32 length. Never throws.
     Reply handle(std::string_view frame, const Peer& peer);
 
+    // The answer to a lookup from the cache, or nothing (not a lookup, not
+    // cached): what handle() would answer, without the database, so that an
+    // event loop can answer it itself. `peer` is only for the debug log.
+    // Never throws.
+    std::optional<Reply> cached(std::string_view frame, const Peer& peer) noexcept;
+
     // Ops that may hash a password: they run on the authentication workers so
     // that lookups never wait behind a hash.
     static bool is_auth_op(proto::Op op);
+    // Ops that read users and groups (answered from the cache when there).
+    static bool is_lookup_op(proto::Op op);
 
     // Counters for the Stats op and the server.
     std::string stats_text() const;

@@ -1,17 +1,16 @@
-// The event loop: one thread owns the listening socket and every client
-// connection (epoll, non-blocking), reads whole request frames, hands them to
-// a worker pool and writes the responses back. Idle and half-open
-// connections cost a few hundred bytes, never a thread. Bounded: number of
-// connections, request size, queued authentications.
+// The server: the worker pools and the event loops (daemon/event_loop.h)
+// that share the listening socket. Each loop thread owns the connections it
+// accepted (epoll, non-blocking), reads whole request frames, answers cached
+// lookups itself and hands other requests to a worker pool. Idle and
+// half-open connections cost a few hundred bytes, never a thread. Bounded:
+// number of connections, request size, queued requests.
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
 #include <memory>
-#include <mutex>
-#include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "daemon/event_loop.h"
 #include "daemon/handlers.h"
 #include "daemon/workers.h"
 
@@ -20,6 +19,7 @@ namespace dj {
 struct ServerOptions {
     int max_connections = 1024;
     int idle_timeout_s = 60;
+    int event_threads = 1;
     int lookup_threads = 4;
     int auth_threads = 2;
     size_t max_pending_auth = 256;
@@ -33,35 +33,19 @@ public:
     ~Server();
 
     // Runs until SIGTERM or SIGINT (which the caller has blocked in every
-    // thread); SIGHUP flushes the cache. Returns 0, or 1 on a fatal error.
+    // thread); SIGHUP flushes the cache. The first event loop runs on the
+    // calling thread and also takes the signals. Returns 0, or 1 on a fatal
+    // error.
     int run(Cache& cache);
 
 private:
-    struct Conn;
-    void accept_all();
-    void on_event(uint64_t id, uint32_t events);
-    void read_from(Conn& c);
-    void dispatch(Conn& c);
-    void write_to(Conn& c);
-    void finish_completions();
-    void sweep_idle();
-    void close_conn(uint64_t id);
-    void watch(Conn& c);
+    void stop();
 
-    int listen_fd_;
-    int epoll_fd_ = -1;
-    int event_fd_ = -1;
-    int signal_fd_ = -1;
-    Handler& handler_;
     ServerOptions opt_;
+    LoopShared shared_;
     std::unique_ptr<WorkerPool> lookups_, auths_;
-    std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
-    uint64_t next_id_ = 16;
-
-    std::mutex done_mutex_;
-    std::vector<std::pair<uint64_t, Reply>> done_;
-    uint64_t refused_ = 0;
-    uint64_t evicted_ = 0;   // idle connections closed to make room
+    std::vector<std::unique_ptr<EventLoop>> loops_;
+    int signal_fd_ = -1;
 };
 
 }  // namespace dj

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import BUILD
+from djproto import Client
 from fixtures_daemon import GID_BASE, UID_BASE, Daemon
 
 
@@ -20,7 +21,7 @@ TSAN = os.environ.get("DJ_SANITIZE") == "thread"
 @pytest.fixture
 def busy_daemon(sqlite_population, tmp_path):
     d = Daemon(BUILD, tmp_path / "authd", sqlite_population.db_section, sqlite_population,
-               daemon={"lookup_threads": 4, "auth_threads": 3},
+               daemon={"event_threads": 3, "lookup_threads": 4, "auth_threads": 3},
                cache={"positive_ttl": 60, "negative_ttl": 10, "max_entries": 50})
     with d:
         yield d
@@ -141,3 +142,80 @@ def test_hash_threads_yield_the_cpu_to_lookups(busy_daemon):
         nice.append(int(fields[16]))   # field 19 of stat(5); fields[0] is field 3
     assert nice.count(min(own + 5, 19)) == 3, nice
     assert nice.count(own) == len(nice) - 3, nice
+
+
+def loop_fds(pid):
+    """The fds each of the daemon's event loops watches, by its epoll fd
+    (from /proc): the listening socket, its eventfd (and the signalfd),
+    and the client connections it owns."""
+    watched = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:[eventpoll]":
+                continue
+            info = open("/proc/%d/fdinfo/%s" % (pid, fd)).read()
+        except OSError:
+            continue
+        watched[fd] = sum(1 for line in info.splitlines() if line.startswith("tfd:"))
+    return watched
+
+
+def test_connection_limit_holds_across_event_loops(sqlite_population, tmp_path):
+    """max_connections counts the connections of every event loop, and at the
+    limit the connection idle the longest makes room, whichever loop owns it."""
+    with Daemon(BUILD, tmp_path / "d", sqlite_population.db_section, sqlite_population,
+                daemon={"event_threads": 3, "max_connections": 12, "idle_timeout": 300}) as d:
+        pid = d.proc.pid
+        # Without clients: each loop watches the listening socket and its
+        # eventfd, the first also the signalfd (a start-up probe may still
+        # be closing).
+        deadline = time.time() + 5
+        while sum((base := loop_fds(pid)).values()) != 3 * 2 + 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(base) == 3 and sum(base.values()) == 7, base
+
+        def held():   # client connections per loop
+            return {fd: n - base[fd] for fd, n in loop_fds(pid).items()}
+
+        # Connections made at once spread over the loops (a loop busy
+        # accepting leaves the next one to another): a few tries at most.
+        for _ in range(20):
+            barrier = threading.Barrier(12)
+            old = [None] * 12
+
+            def connect(i):
+                barrier.wait()
+                old[i] = Client(d.socket, timeout=5)
+
+            ts = [threading.Thread(target=connect, args=(i,)) for i in range(12)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            for c in old:
+                assert c.hello()[0] == "Ok"
+            if sum(1 for n in held().values() if n > 0) >= 2:
+                break
+            for c in old:
+                c.close()
+            time.sleep(0.2)
+        else:
+            pytest.fail("connections never spread over two event loops: %s" % held())
+        # Idle from now on, in this order.
+        for c in old:
+            assert c.hello()[0] == "Ok"
+            time.sleep(0.03)
+        new = []
+        for _ in range(3):
+            c = Client(d.socket, timeout=5)
+            assert c.hello()[0] == "Ok"
+            new.append(c)
+            time.sleep(0.03)
+        for c in old[:3]:    # the three idle the longest, in whichever loop
+            assert c.sock.recv(1) == b""
+        for c in old[3:] + new:
+            assert c.hello()[0] == "Ok"
+        assert sum(held().values()) == 12, held()
+        for c in old + new:
+            c.close()
+        assert "closing the longest idle ones" in d.log_text()

@@ -205,14 +205,29 @@ def test_hostile_frames(daemon_sqlite):
     s.connect(str(d.socket))
     s.sendall(struct.pack(">I", 100) + b"\x01")
     s.close()
-    # Request then shutdown of the writing side: still answered.
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(str(d.socket))
-    s.sendall(djproto.frame("PwByName", djproto._str("user001")))
-    s.shutdown(socket.SHUT_WR)
-    s.settimeout(5)
-    assert len(s.recv(4)) == 4
-    s.close()
+    # Requests then shutdown of the writing side (as the modules send one):
+    # every one answered in order (from the database, then from the cache),
+    # then the daemon closes at once.
+    for _ in range(2):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(d.socket))
+        s.sendall(djproto.frame("PwByName", djproto._str("user001")) + djproto.frame("Hello") +
+                  djproto.frame("PwByName", djproto._str("user002")))
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        s.close()
+        ops, names = [], []
+        while data:
+            (n,) = struct.unpack(">I", data[:4])
+            payload, data = data[4:4 + n], data[4 + n:]
+            ops.append(payload[1])
+            if payload[1] == djproto.OP["PwByName"]:
+                names.append(djproto.Reader(payload[4:]).passwd()["name"])
+        assert ops == [djproto.OP["PwByName"], djproto.OP["Hello"], djproto.OP["PwByName"]]
+        assert names == ["user001", "user002"]
     with d.client() as c:
         assert c.hello()[0] == "Ok"
 
@@ -437,3 +452,30 @@ def test_postgres_statement_timeout(pg_population, pg_cluster, tmp_path):
             assert c.pw_by_name("user002")["name"] == "user002"
         assert "statement timed out" in d.log_text()
     locker.close()
+
+
+def test_requests_of_clients_gone_are_not_run(sqlite_population, tmp_path):
+    """Logins queued behind a hash whose clients then went away (timed out,
+    killed) are dropped, not hashed: the next login waits for the hash
+    running, not for every abandoned one."""
+    with Daemon(BUILD, tmp_path / "d", sqlite_population.db_section, sqlite_population,
+                daemon={"auth_threads": 1}, passwords={"pbkdf2_iterations": 2_000_000}) as d:
+        def login():
+            t0 = time.time()
+            with d.client(timeout=300) as c:
+                assert c.authenticate("ghost-user", "pw") == "NoUser"
+            return time.time() - t0
+        one = min(login() for _ in range(2))   # one hash, with nothing queued
+        gone = []
+        for _ in range(10):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(d.socket))
+            s.sendall(djproto.frame("Authenticate", djproto._str("ghost-user") + djproto._str("pw") +
+                                    djproto._str("test") + djproto._str("")))
+            gone.append(s)
+        time.sleep(0.2)    # all queued, the first one hashing
+        for s in gone:
+            s.close()
+        # Without dropping them: ten hashes before this one.
+        assert login() < one * 4 + 0.5, one
+        assert d.alive()

@@ -4,6 +4,7 @@
 // frames that must be refused (wrong op, wrong version, lengths out of range,
 // closed early), the socket ownership rule, and no SIGPIPE.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -167,11 +168,28 @@ void test_refused(void**) {
     ::unlink(sock_path().c_str());
 }
 
+// The client sends one request and shuts down its writing side, so the
+// daemon knows no other follows: the request, then end of file, before the
+// answer.
+void test_request_then_end_of_file(void**) {
+    Server s([](int c) {
+        uint8_t op = read_request(c);
+        char b;
+        if (::read(c, &b, 1) != 0) return;  // no answer unless the client shut down its side
+        write_all(c, reply(op, proto::Status::NotFound, be32(7)));
+    });
+    client::Response r = client::call(opts(), request());
+    assert_int_equal(int(r.transport), int(client::Transport::Ok));
+    assert_int_equal(int(r.status), int(proto::Status::NotFound));
+}
+
 void test_silent_daemon_deadline(void**) {
     Server s([](int c) {
         read_request(c);
-        char b;
-        if (::read(c, &b, 1) < 0) return;   // until the client gives up and closes
+        // Until the client gives up and closes (it shut down its writing
+        // side already: that alone is no hang-up).
+        struct pollfd p {c, 0, 0};
+        ::poll(&p, 1, 5000);
     });
     auto t0 = std::chrono::steady_clock::now();
     client::Response r = client::call(opts(300), request());
@@ -367,6 +385,7 @@ int main() {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_no_daemon),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_request_then_end_of_file),
         cmocka_unit_test(test_silent_daemon_deadline),
         cmocka_unit_test(test_eintr_slow_answer),
         cmocka_unit_test(test_bad_frames),

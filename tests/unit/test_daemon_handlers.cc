@@ -397,6 +397,53 @@ void test_cache_and_flush(void**) {
     assert_int_equal(w.call(q4).status, Status::Ok);
 }
 
+// What an event loop answers by itself: a cached lookup, byte for byte what
+// handle() answered, and nothing else; a miss is counted once.
+void test_cached_answers(void**) {
+    World w;
+    auto frame_of = [](proto::Writer& q) {
+        auto& f = q.finish();
+        return std::string(reinterpret_cast<const char*>(f.data()) + 4, f.size() - 4);
+    };
+    proto::Writer q(Op::GrByName);
+    q.str("devs");
+    const std::string req = frame_of(q);
+    assert_false(w.handler->cached(req, Peer{}).has_value());
+    Reply first = w.handler->handle(req, Peer{});
+    assert_int_equal(w.cache.stats().misses, 1);
+    const int queries = w.db.queries;
+    auto hit = w.handler->cached(req, Peer{});
+    assert_true(hit.has_value());
+    assert_true(hit->frame == first.frame);
+    assert_false(hit->close);
+    assert_int_equal(w.db.queries, queries);
+    assert_int_equal(w.cache.stats().hits, 1);
+    assert_int_equal(w.cache.stats().misses, 1);
+    // Negative answers too.
+    proto::Writer n(Op::PwByName);
+    n.str("ghost");
+    const std::string neg = frame_of(n);
+    Reply none = w.handler->handle(neg, Peer{});
+    auto neg_hit = w.handler->cached(neg, Peer{});
+    assert_true(neg_hit.has_value() && neg_hit->frame == none.frame);
+    // Never a password check, a flush or a malformed frame.
+    proto::Writer a(Op::Authenticate);
+    a.str("alice");
+    a.str("alice-pw");
+    a.str("svc");
+    a.str("");
+    assert_false(w.handler->cached(frame_of(a), Peer{}).has_value());
+    proto::Writer f(Op::Flush);
+    assert_false(w.handler->cached(frame_of(f), Peer{}).has_value());
+    std::string bad_version = req;
+    bad_version[0] = char(proto::kProtocolVersion + 1);
+    assert_false(w.handler->cached(bad_version, Peer{}).has_value());
+    assert_false(w.handler->cached(std::string_view(req).substr(0, 2), Peer{}).has_value());
+    // After a flush the loop has nothing to answer.
+    w.cache.flush();
+    assert_false(w.handler->cached(req, Peer{}).has_value());
+}
+
 void test_cache_bounds(void**) {
     Cache c(std::chrono::seconds(10), std::chrono::seconds(1), 3, 1000);
     auto t0 = Cache::Clock::now();
@@ -468,6 +515,7 @@ int main() {
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_enumeration_paging),
         cmocka_unit_test(test_cache_and_flush),
+        cmocka_unit_test(test_cached_answers),
         cmocka_unit_test(test_cache_bounds),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_names),
