@@ -322,15 +322,16 @@ def django_iterations():
          " print(H.iterations)"], capture_output=True, text=True, check=True).stdout)
 
 
-# Section 5. The daemon on one core (one lookup and one authentication
-# thread), then on two (two of each): (tag, its cores, the load generator's
-# cores for throughput, for latency, threads). For throughput the generator
+# Section 5. The daemon on one core (one event loop, one lookup and one
+# authentication thread), then on two (two workers of each) with one event
+# loop and with two (the default on two CPUs): (tag, its cores, the load
+# generator's cores for throughput, for latency, event loops, workers). For throughput the generator
 # runs on the other core while the daemon has one, and has to share both
 # when it has two (its CPU is measured and reported). For latency it shares
 # the daemon's cores: its load is light there, and across cores every
 # request would wake an idle core, which on a virtual machine can take
 # milliseconds, measured instead of the daemon.
-MIX_CONFIGS = (("c1", "0", "1", "0", 1), ("c2", "0,1", "0,1", "0,1", 2))
+MIX_CONFIGS = (("c1", "0", "1", "0", 1, 1), ("c2", "0,1", "0,1", "0,1", 1, 2), ("c2l", "0,1", "0,1", "0,1", 2, 2))
 # What each round runs, for each configuration: (label, lookup clients, login
 # clients, seconds, nss_bench options). Each client makes one connection a
 # request, as the modules do; "keep" sends every request of a client on one
@@ -348,20 +349,36 @@ def cpu_seconds(stat_path):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
 
 
+def loop_cpu_seconds(pid):
+    """CPU time of the daemon's event loops: its main thread and the
+    threads named authd-loop."""
+    total = 0.0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        t = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            if int(tid) == pid or open(t + "comm").read().strip() == "authd-loop":
+                total += cpu_seconds(t + "stat")
+        except OSError:
+            pass
+    return total
+
+
 def mix_run(b, d, client_cpus, names, seconds, look, login, options=()):
     """One nss_bench mix run; adds the cores the daemon used (all its threads,
-    and the event-loop thread alone) to its "key value" answer."""
+    and its event-loop threads alone) to its "key value" answer."""
     argv = ["taskset", "-c", client_cpus, b.build / "bench" / "nss_bench", "mix", seconds, look, login, names,
             PASSWORD] + list(options)
     pid = d.proc.pid
-    proc0, loop0 = cpu_seconds("/proc/%d/stat" % pid), cpu_seconds("/proc/%d/task/%d/stat" % (pid, pid))
+    proc0, loop0 = cpu_seconds("/proc/%d/stat" % pid), loop_cpu_seconds(pid)
     out = subprocess.run([str(a) for a in argv], env=dict(os.environ, DJANGO_AUTH_SOCKET=str(d.socket)),
                          capture_output=True, text=True, check=True).stdout.split()
-    proc1, loop1 = cpu_seconds("/proc/%d/stat" % pid), cpu_seconds("/proc/%d/task/%d/stat" % (pid, pid))
+    proc1, loop1 = cpu_seconds("/proc/%d/stat" % pid), loop_cpu_seconds(pid)
     r = dict(zip(out[0::2], [float(x) for x in out[1::2]]))
     assert r["errors"] == 0, r
     r["daemon_cpu"] = (proc1 - proc0) / seconds
     r["loop_cpu"] = (loop1 - loop0) / seconds
+    if r["lookups_per_s"] > 0:   # what a lookup costs the daemon, in CPU µs
+        r["lookup_cpu_us"] = r["daemon_cpu"] / r["lookups_per_s"] * 1e6
     return r
 
 
@@ -377,18 +394,18 @@ def mode_mix(b):
     rounds = int(os.environ.get("BENCH_MIX_ROUNDS", "3"))
     daemons, results = {}, {}
     try:
-        for tag, cpus, client_cpus, _, threads in MIX_CONFIGS:
+        for tag, cpus, client_cpus, _, loops, threads in MIX_CONFIGS:
             # Logins keep the stored hash; the cache outlives the runs.
             d = Daemon(b.build, b.work / ("mix" + tag), b.cluster.db_section(db),
                        passwords={"rehash_on_login": False, "update_last_login": False},
                        cache={"positive_ttl": 3600, "negative_ttl": 3600},
-                       daemon={"lookup_threads": threads, "auth_threads": threads})
+                       daemon={"event_threads": loops, "lookup_threads": threads, "auth_threads": threads})
             daemons[tag] = d.start()
             subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(d.proc.pid)], check=True, capture_output=True)
             mix_run(b, d, client_cpus, names, 1, 64, 0)   # every user looked up once: the cache is warm
         for _ in range(rounds):
             for label, look, login, seconds, options in MIX_RUNS:
-                for tag, cpus, client_cpus, paced_cpus, threads in MIX_CONFIGS:
+                for tag, cpus, client_cpus, paced_cpus, _, _ in MIX_CONFIGS:
                     paced = any(o.startswith("rate=") for o in options)
                     r = mix_run(b, daemons[tag], paced_cpus if paced else client_cpus, names, seconds, look, login,
                                 options)

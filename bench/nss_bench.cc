@@ -275,7 +275,9 @@ void mix_thread(const MixOpts& o, const sockaddr_un& addr, const std::vector<std
             drop(s);
             s.waiting = true;
             s.next = now + std::chrono::milliseconds(1);
+            return;
         }
+        if (!o.keep) shutdown(s.fd, SHUT_WR);  // one request a connection, as the modules send it
     };
     auto now = Clock::now();
     for (size_t k = 0; k < slots.size(); ++k) {
