@@ -325,9 +325,9 @@ def django_iterations():
 # Section 5. The daemon on one core (one event loop, one lookup and one
 # authentication thread), then on two (two workers of each) with one event
 # loop and with two (the default on two CPUs): (tag, its cores, the load
-# generator's cores for throughput, for latency, event loops, workers). For throughput the generator
-# runs on the other core while the daemon has one, and has to share both
-# when it has two (its CPU is measured and reported). For latency it shares
+# generator's cores for throughput, for latency, event loops, workers). For
+# throughput the generator runs on the other core while the daemon has one,
+# and has to share both when it has two (its CPU is measured and reported). For latency it shares
 # the daemon's cores: its load is light there, and across cores every
 # request would wake an idle core, which on a virtual machine can take
 # milliseconds, measured instead of the daemon.

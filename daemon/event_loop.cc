@@ -29,10 +29,6 @@ constexpr int64_t kClaimed = -1;
 // files stay within max_connections plus this (the daemon's file limit has
 // room for it).
 constexpr long kMaxClaims = 16;
-
-int64_t ns(Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
 }  // namespace
 
 struct EventLoop::Conn {
@@ -50,7 +46,7 @@ struct EventLoop::Conn {
     Clock::time_point last = Clock::now();
     // Read by other loops at the connection limit: when the connection
     // became idle (nothing read, nothing to write, no request with a
-    // worker; steady clock, ns), 0 while it is not, kClaimed once a loop
+    // worker; steady clock ticks since boot), 0 while it is not, kClaimed once a loop
     // chose it to make room. The owner changes it by compare-and-swap only,
     // so a claim is never lost: settle() closes a claimed connection.
     std::atomic<int64_t> idle_since{0};
@@ -137,7 +133,7 @@ void EventLoop::run(int extra_fd, const std::function<void()>& on_extra) {
             log::say(LOG_ERR, "epoll_wait: %s", strerror(errno));
             s_.failed.store(true);
             s_.stopping.store(true, std::memory_order_release);
-            for (EventLoop* loop : s_.loops) loop->wake();
+            for (auto& loop : s_.loops) loop->wake();
             return;
         }
         for (int i = 0; i < n; ++i) {
@@ -217,10 +213,10 @@ bool EventLoop::make_room() {
     for (int attempt = 0; attempt < 4; ++attempt) {
         EventLoop* best = nullptr;
         Idle oldest;
-        for (EventLoop* loop : s_.loops) {
+        for (auto& loop : s_.loops) {
             Idle i = loop->longest_idle();
             if (i.since != 0 && (best == nullptr || i.since < oldest.since)) {
-                best = loop;
+                best = loop.get();
                 oldest = i;
             }
         }
@@ -259,21 +255,21 @@ void EventLoop::settle(uint64_t id) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Conn& c = *it->second;
-    const int64_t want = !c.busy && c.in.empty() && c.out_off >= c.out.size() ? ns(c.last) : 0;
+    const int64_t want = !c.busy && c.in.empty() && c.out_off >= c.out.size() ? c.last.time_since_epoch().count() : 0;
     int64_t cur = c.idle_since.load();
     if (cur == want) return;
     if (cur == kClaimed || !c.idle_since.compare_exchange_strong(cur, want)) close_conn(id);
 }
 
 void EventLoop::close_conn(uint64_t id) {
-    std::unique_ptr<Conn> gone;
+    std::unique_ptr<Conn> closing;  // closed when it goes, outside the lock
     {
         std::lock_guard<std::mutex> lock(conns_mutex_);
         auto it = conns_.find(id);
         if (it == conns_.end()) return;
-        gone = std::move(it->second);
+        closing = std::move(it->second);
         conns_.erase(it);
-        if (gone->idle_since.load() == kClaimed) s_.claimed--;
+        if (closing->idle_since.load() == kClaimed) s_.claimed--;
         s_.open--;
     }
     // A worker's late answer for it is dropped in take_inbox.

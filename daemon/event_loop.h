@@ -29,15 +29,15 @@ namespace dj {
 struct ServerOptions;
 class EventLoop;
 
-// What the loops of one server share. Counters are atomics; `loops` is set
-// before any loop runs and not changed after.
+// What the loops of one server share; it owns them. Counters are atomics;
+// `loops` is filled before any loop runs and not changed while they do.
 struct LoopShared {
     int listen_fd = -1;
     Handler* handler = nullptr;
     const ServerOptions* opt = nullptr;
     WorkerPool* lookups = nullptr;
     WorkerPool* auths = nullptr;
-    std::vector<EventLoop*> loops;
+    std::vector<std::unique_ptr<EventLoop>> loops;
     std::atomic<uint64_t> next_id{16};
     std::atomic<long> open{0};        // connections open, in all loops
     std::atomic<long> claimed{0};     // of which chosen to make room, not closed yet

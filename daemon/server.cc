@@ -22,14 +22,14 @@ Server::~Server() {
     // Workers first: a job that is running posts its answer to a loop.
     if (lookups_) lookups_->stop();
     if (auths_) auths_->stop();
-    loops_.clear();
+    shared_.loops.clear();
     if (signal_fd_ >= 0) close(signal_fd_);
 }
 
 void Server::stop() {
     shared_.stopping.store(true, std::memory_order_release);
-    for (auto& loop : loops_) loop->wake();
-    for (auto& loop : loops_) loop->join();
+    for (auto& loop : shared_.loops) loop->wake();
+    for (auto& loop : shared_.loops) loop->join();
 }
 
 int Server::run(Cache& cache) {
@@ -45,15 +45,14 @@ int Server::run(Cache& cache) {
     }
     const int n = opt_.event_threads < 1 ? 1 : opt_.event_threads;
     for (int i = 0; i < n; ++i) {
-        loops_.push_back(std::make_unique<EventLoop>(shared_));
-        if (!loops_.back()->init()) return 1;
-        shared_.loops.push_back(loops_.back().get());
+        shared_.loops.push_back(std::make_unique<EventLoop>(shared_));
+        if (!shared_.loops.back()->init()) return 1;
     }
     lookups_ = std::make_unique<WorkerPool>("lookup", opt_.lookup_threads, opt_.max_pending_lookups);
     auths_ = std::make_unique<WorkerPool>("auth", opt_.auth_threads, opt_.max_pending_auth, /*background=*/true);
     shared_.lookups = lookups_.get();
     shared_.auths = auths_.get();
-    for (int i = 1; i < n; ++i) loops_[size_t(i)]->start_thread("authd-loop");
+    for (int i = 1; i < n; ++i) shared_.loops[size_t(i)]->start_thread("authd-loop");
     log::say(LOG_INFO, "ready: %d event loops, %zu lookup and %zu authentication workers", n, lookups_->threads(),
              auths_->threads());
 
@@ -70,7 +69,7 @@ int Server::run(Cache& cache) {
             }
         }
     };
-    loops_[0]->run(signal_fd_, on_signal);
+    shared_.loops[0]->run(signal_fd_, on_signal);
     stop();
     return shared_.failed.load() ? 1 : 0;
 }

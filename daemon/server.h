@@ -42,9 +42,8 @@ private:
     void stop();
 
     ServerOptions opt_;
-    LoopShared shared_;
+    LoopShared shared_;  // holds the event loops
     std::unique_ptr<WorkerPool> lookups_, auths_;
-    std::vector<std::unique_ptr<EventLoop>> loops_;
     int signal_fd_ = -1;
 };
 
