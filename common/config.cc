@@ -44,6 +44,12 @@ bool parse_uint(const std::string& v, uint64_t max, uint64_t& out) {
     return true;
 }
 
+std::string lower(std::string s) {
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return s;
+}
+
 bool parse_bool(const std::string& v, bool& out) {
     std::string l;
     for (char c : v) l += char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -95,6 +101,13 @@ struct Parser {
     void flag(const char* key, bool& field) {
         setters[key] = [&field](const std::string& v, std::string& why) {
             if (!parse_bool(v, field)) return why = "expected yes or no", false;
+            return true;
+        };
+    }
+    void abs_path(const char* key, std::string& field) {
+        setters[key] = [&field](const std::string& v, std::string& why) {
+            if (v.empty() || v[0] != '/') return why = "must be an absolute path", false;
+            field = v;
             return true;
         };
     }
@@ -195,18 +208,14 @@ struct Parser {
             n.primary_group = v;
             return true;
         };
-        setters["nss.home"] = [&n](const std::string& v, std::string& why) {
-            if (v.empty() || v[0] != '/') return why = "must be an absolute path", false;
-            n.home = v;
-            return true;
-        };
-        setters["nss.shell"] = [&n](const std::string& v, std::string& why) {
-            if (v.empty() || v[0] != '/') return why = "must be an absolute path", false;
-            n.shell = v;
-            return true;
-        };
+        abs_path("nss.home", n.home);
+        abs_path("nss.shell", n.shell);
         str("nss.group_prefix", n.group_prefix);
         flag("nss.gecos_from_name", n.gecos_from_name);
+        abs_path("nss.passwd_file", n.passwd_file);
+        abs_path("nss.group_file", n.group_file);
+        list("nss.reserved_users", n.reserved_users);
+        list("nss.reserved_groups", n.reserved_groups);
 
         auto& t = cfg->throttle;
         num("throttle.deny", t.deny, 0, 1000000);
@@ -216,7 +225,27 @@ struct Parser {
         num("throttle.max_entries", t.max_entries, 1, 10000000);
     }
 
+    // [access]: every key is a PAM service name (or "default").
+    bool set_access(const std::string& name, const std::string& value) {
+        std::string service = lower(trim(name));
+        if (service.empty() || service.size() > 255 || service.find_first_of(" \t/") != std::string::npos) {
+            if (error.empty()) error = "key 'access." + name + "': not a PAM service name";
+            return false;
+        }
+        auto rule = split_list(strip_hash_comment(trim(value)));
+        for (const auto& g : rule)
+            if (g == "*" && rule.size() > 1) {
+                if (error.empty()) error = "key 'access." + service + "': '*' stands alone";
+                return false;
+            }
+        auto& a = cfg->access;
+        if (service == "default") a.default_rule = std::move(rule);
+        else a.services[service] = std::move(rule);
+        return true;
+    }
+
     bool set(const char* section, const char* name, const char* value) {
+        if (std::string(section) == "access") return set_access(name, value);
         std::string key = std::string(section) + "." + name;
         auto it = setters.find(key);
         if (it == setters.end()) {
@@ -313,6 +342,19 @@ bool read_secret_file(const std::string& path, uid_t allowed_uid, bool check, st
 }
 
 }  // namespace
+
+const std::vector<std::string>& AccessConfig::rule_for(std::string_view service, bool* listed) const {
+    auto it = services.find(lower(std::string(service)));
+    if (listed) *listed = it != services.end();
+    return it != services.end() ? it->second : default_rule;
+}
+
+bool AccessConfig::anyone_can_log_in() const {
+    if (!default_rule.empty()) return true;
+    for (const auto& [service, rule] : services)
+        if (!rule.empty()) return true;
+    return false;
+}
 
 bool valid_identifier(const std::string& s) {
     if (s.empty() || s.size() > 63) return false;

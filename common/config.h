@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dj {
@@ -107,6 +109,34 @@ struct NssConfig {
     std::string shell = "/bin/bash";
     std::string group_prefix;            // prepended to Django group names
     bool gecos_from_name = true;         // "first last"
+    // The host's own accounts: a Django name or id that one of them uses is
+    // never served (daemon/host_names.h). Re-read when they change.
+    std::string passwd_file = "/etc/passwd";
+    std::string group_file = "/etc/group";
+    // Added to the built-in reserved names (kReservedUsers/kReservedGroups),
+    // which cannot be shortened.
+    std::vector<std::string> reserved_users;
+    std::vector<std::string> reserved_groups;
+};
+
+// Names no Django user or group may take, whether or not this host has them:
+// the accounts and groups that hold or grant power on the common
+// distributions (Debian's base-passwd, Fedora/RHEL's setup, Arch's
+// filesystem, sudoers' %sudo %wheel %admin, container and VM runtimes).
+extern const std::vector<std::string_view> kReservedUsers;
+extern const std::vector<std::string_view> kReservedGroups;
+
+// Who may log in through each PAM service ([access]). A rule is a list of
+// Django group names (or their NSS names, prefix included); "*" lets every
+// active user in. Services not listed take `default`; an empty rule lets
+// nobody in. Service names are compared in lower case, as libpam keeps them.
+struct AccessConfig {
+    std::map<std::string, std::vector<std::string>> services;
+    std::vector<std::string> default_rule;
+    // The rule for `service`; `listed` says whether it had its own line.
+    const std::vector<std::string>& rule_for(std::string_view service, bool* listed = nullptr) const;
+    // Whether any rule lets anybody in.
+    bool anyone_can_log_in() const;
 };
 
 // Failed-login throttling (daemon/throttle.h), pam_faillock style.
@@ -125,6 +155,7 @@ struct Config {
     PasswordsConfig passwords;
     NssConfig nss;
     ThrottleConfig throttle;
+    AccessConfig access;
     std::string path;                    // the file it was read from
 };
 

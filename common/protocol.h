@@ -34,13 +34,22 @@
 //                  Ok | WrongPassword | NoUser (unknown or inactive, Django's None)
 //                  | Unavailable | Denied (caller not allowed) | Throttled
 //   Account        str user, list<str> any_of_groups, u32 flags (AccountFlags),
-//                  list<str> permissions ("app_label.codename", all required)
+//                  list<str> permissions ("app_label.codename", all required),
+//                  str service
 //                                                 -> str reason (also with PermDenied)
 //                  Ok | Inactive | NoUser | PermDenied | Unavailable
 //   ChangePassword str user, str old_password, str new_password, u32 flags
-//                  (ChangeFlags::CheckOnly: verify the old password only)
+//                  (ChangeFlags::CheckOnly: verify the old password only),
+//                  str service
 //                                                 -> str message (also on failure)
 //                  Ok | WrongPassword | NoUser | Disabled | Unavailable | Denied
+//
+// `service` is the caller's PAM_SERVICE: the daemon's [access] rule for it
+// decides who may log in (an empty service takes the default rule). A user
+// the rule leaves out is NoUser to Authenticate and ChangePassword (after the
+// same dummy hash as an unknown user) and PermDenied to Account. A user whose
+// name or id the host uses or reserves (daemon/host_names.h) is NoUser to
+// every op and NotFound to every lookup, and never appears in a list.
 //   PwByName       str name                       -> passwd      (or NotFound)
 //   PwByUid        u32 uid                        -> passwd      (or NotFound)
 //   PwList         u32 after_uid, u32 max_items   -> list<passwd>, u32 more (0|1)
@@ -77,7 +86,8 @@
 
 namespace dj::proto {
 
-inline constexpr uint8_t kProtocolVersion = 1;
+// 2: Account and ChangePassword carry the PAM service.
+inline constexpr uint8_t kProtocolVersion = 2;
 inline constexpr size_t kHeaderSize = 4;          // version, op, status, reserved
 inline constexpr size_t kMaxRequest = 64 * 1024;  // passwords, names: small
 inline constexpr size_t kMaxResponse = 16 * 1024 * 1024;  // a group of 100k+ members

@@ -29,6 +29,11 @@ struct GroupRow {
     std::string name;
 };
 
+struct MemberRow {
+    int64_t id = 0;          // the user's id
+    std::string username;
+};
+
 class DbUnavailable : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -47,8 +52,8 @@ public:
     virtual std::optional<GroupRow> group_by_id(int64_t id) = 0;
     virtual std::vector<GroupRow> groups_after(int64_t after_id, int limit) = 0;
 
-    // User names of the group's active members, in user id order.
-    virtual std::vector<std::string> active_members(int64_t group_id) = 0;
+    // The group's active members, in user id order.
+    virtual std::vector<MemberRow> active_members(int64_t group_id) = 0;
     // The user's groups, in group id order.
     virtual std::vector<GroupRow> groups_of_user(int64_t user_id) = 0;
     // "app_label.codename" of user permissions and group permissions.

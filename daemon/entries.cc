@@ -12,7 +12,8 @@ bool nss_name_ok(std::string_view name) {
     return true;
 }
 
-Entries::Entries(const NssConfig& cfg, uint32_t primary_gid) : cfg_(cfg), primary_gid_(primary_gid) {}
+Entries::Entries(const NssConfig& cfg, uint32_t primary_gid, const HostNames* host)
+    : cfg_(cfg), primary_gid_(primary_gid), host_(host) {}
 
 std::optional<uint32_t> Entries::uid_of(int64_t user_id) const {
     if (user_id < 1) return std::nullopt;
@@ -74,9 +75,20 @@ std::string Entries::home_of(const db::UserRow& u, uint32_t uid) const {
     return out;
 }
 
+bool Entries::hidden_by_host(int64_t id, const std::string& username) const {
+    if (!host_) return false;
+    const char* why = host_->user_conflict(username, uid_of(id));
+    if (why) host_->note_hidden("user", username, why);
+    return why != nullptr;
+}
+
+bool Entries::user_visible(int64_t id, const std::string& username) const {
+    return uid_of(id) && nss_name_ok(username) && !hidden_by_host(id, username);
+}
+
 std::optional<proto::Passwd> Entries::passwd(const db::UserRow& u) const {
     auto uid = uid_of(u.id);
-    if (!uid || !nss_name_ok(u.username)) return std::nullopt;
+    if (!uid || !user_visible(u.id, u.username)) return std::nullopt;
     proto::Passwd p;
     p.name = u.username;
     p.uid = *uid;
@@ -93,9 +105,17 @@ std::optional<proto::Passwd> Entries::passwd(const db::UserRow& u) const {
     return p;
 }
 
-std::optional<std::string> Entries::group_name(const std::string& django_name) const {
-    std::string n = cfg_.group_prefix + django_name;
-    if (!nss_name_ok(n)) return std::nullopt;
+bool Entries::group_hidden_by_host(const db::GroupRow& g) const {
+    if (!host_) return false;
+    std::string n = cfg_.group_prefix + g.name;
+    const char* why = host_->group_conflict(n, gid_of(g.id));
+    if (why) host_->note_hidden("group", n, why);
+    return why != nullptr;
+}
+
+std::optional<std::string> Entries::group_name(const db::GroupRow& g) const {
+    std::string n = cfg_.group_prefix + g.name;
+    if (!gid_of(g.id) || !nss_name_ok(n) || group_hidden_by_host(g)) return std::nullopt;
     return n;
 }
 

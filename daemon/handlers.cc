@@ -44,7 +44,8 @@ Handler::Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Ca
       hashers_(hashers),
       cache_(cache),
       clients_(std::move(clients)),
-      entries_(cfg.nss, primary_gid),
+      host_(cfg.nss),
+      entries_(cfg.nss, primary_gid, &host_),
       started_(std::chrono::steady_clock::now()),
       throttle_(cfg.throttle) {}
 
@@ -65,6 +66,7 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
     }
     if (r.status() != Status::Ok) return status_only(r.op(), Status::BadRequest);
     Op op = r.op();
+    refresh_host_names();
     if (log::debug_enabled())
         log::say(LOG_DEBUG, "request %s from uid %u pid %d, %zu bytes", proto::op_name(op), unsigned(peer.uid),
                  int(peer.pid), frame.size());
@@ -169,13 +171,15 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
     }
 
     auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
-    if (!u || !u->is_active) {
+    std::string refusal = login_refusal(u, service);
+    if (!refusal.empty()) {
         // Django runs the preferred hasher once for an unknown or inactive
-        // user, so the time taken does not tell who exists.
+        // user, so the time taken does not tell who exists; a user hidden by
+        // the host's names or left out by [access] looks the same.
         if (u) wipe(u->password);
         hashers_.dummy_hash(password);
         auth_fail_++;
-        log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(), u ? "inactive" : "no such user");
+        log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(), refusal.c_str());
         count_failure(user, client);
         return status_only(op, Status::NoUser);
     }
@@ -225,26 +229,24 @@ Reply Handler::account(proto::Reader& r) {
     std::vector<std::string> any_of = r.strs();
     uint32_t flags = r.u32();
     std::vector<std::string> perms = r.strs();
+    std::string service = r.str();
     if (!r.at_end()) return status_only(op, Status::BadRequest);
 
     auto u = db_.user_by_name(user);
-    if (!u) return with_text(op, Status::NoUser, "no such user");
+    if (!u || entries_.hidden_by_host(u->id, u->username)) return with_text(op, Status::NoUser, "no such user");
     wipe(u->password);
     if (!u->is_active) return with_text(op, Status::Inactive, "account is inactive");
+    if (std::string rule; !may_log_in(*u, service, rule)) {
+        log::say(LOG_NOTICE, "account refused: user=%s service=%s: not allowed by %s",
+                 log::printable(u->username).c_str(), log::printable(service).c_str(), rule.c_str());
+        return with_text(op, Status::PermDenied, "not allowed to log in through this service (" + rule + ")");
+    }
     if ((flags & proto::kRequireStaff) && !u->is_staff)
         return with_text(op, Status::PermDenied, "staff status required");
     if ((flags & proto::kRequireSuperuser) && !u->is_superuser)
         return with_text(op, Status::PermDenied, "superuser status required");
-    if (!any_of.empty()) {
-        bool member = false;
-        for (const auto& g : db_.groups_of_user(u->id)) {
-            // A requirement may name the Django group or its NSS name.
-            auto nss = entries_.group_name(g.name);
-            for (const auto& want : any_of)
-                if (want == g.name || (nss && want == *nss)) member = true;
-        }
-        if (!member) return with_text(op, Status::PermDenied, "not in any of the required groups");
-    }
+    if (!any_of.empty() && !in_any_group(u->id, any_of))
+        return with_text(op, Status::PermDenied, "not in any of the required groups");
     // ModelBackend: an active superuser has every permission; otherwise user
     // permissions and permissions of the user's groups.
     if (!perms.empty() && !u->is_superuser) {
@@ -263,6 +265,7 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     std::string user = r.str(), old_pw = r.str(), new_pw = r.str();
     Scrub s1{old_pw}, s2{new_pw};
     uint32_t flags = r.u32();
+    std::string service = r.str();
     if (!r.at_end()) return status_only(op, Status::BadRequest);
     if (!clients_.allows(peer)) {
         denied_++;
@@ -284,9 +287,11 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
         return with_text(op, Status::Throttled, "too many failed attempts");
     }
     auto u = db_.user_by_name(user);
-    if (!u || !u->is_active) {
+    if (std::string refusal = login_refusal(u, service); !refusal.empty()) {
         if (u) wipe(u->password);
         hashers_.dummy_hash(old_pw);
+        log::say(LOG_NOTICE, "password change failed: user=%s service=%s uid=%u: %s", log::printable(user).c_str(),
+                 log::printable(service).c_str(), unsigned(peer.uid), refusal.c_str());
         count_failure(user, client);
         return with_text(op, Status::NoUser, "no such user");
     }
@@ -307,6 +312,49 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     cache_.flush();
     log::say(LOG_INFO, "password changed: user=%s uid=%u", log::printable(user).c_str(), unsigned(peer.uid));
     return with_text(op, Status::Ok, "password changed");
+}
+
+// --- Who may log in ---------------------------------------------------------------
+
+std::string Handler::login_refusal(const std::optional<db::UserRow>& u, std::string_view service) {
+    if (!u) return "no such user";
+    // Names NSS cannot carry and ids beyond uid_max still log in (a web-only
+    // stack needs no passwd entry); what the host uses or reserves never.
+    if (entries_.hidden_by_host(u->id, u->username)) return "not served: the host uses or reserves its name or id";
+    if (!u->is_active) return "inactive";
+    if (std::string rule; !may_log_in(*u, service, rule)) return "not allowed by " + rule;
+    return {};
+}
+
+bool Handler::in_any_group(int64_t user_id, const std::vector<std::string>& names) {
+    for (const auto& g : db_.groups_of_user(user_id)) {
+        // Names NSS cannot carry still count here (Django's own semantics);
+        // what the host uses or reserves never.
+        if (entries_.group_hidden_by_host(g)) continue;
+        const std::string nss = entries_.prefix() + g.name;
+        for (const auto& want : names)
+            if (want == g.name || want == nss) return true;
+    }
+    return false;
+}
+
+bool Handler::may_log_in(const db::UserRow& u, std::string_view service, std::string& rule) {
+    bool listed = false;
+    const auto& allowed = cfg_.access.rule_for(service, &listed);
+    rule = "[access] " + (listed ? log::printable(fold_name(service)) : std::string("default")) + " = ";
+    for (size_t i = 0; i < allowed.size(); ++i) rule += (i ? ", " : "") + log::printable(allowed[i]);
+    if (allowed.empty()) rule += "(nobody)";
+    if (!listed) rule += " (service '" + log::printable(service) + "' has no line)";
+    if (allowed.empty()) return false;
+    if (allowed.size() == 1 && allowed[0] == "*") return true;
+    return in_any_group(u.id, allowed);
+}
+
+void Handler::refresh_host_names() {
+    if (!host_.refresh()) return;
+    cache_.flush();
+    log::say(LOG_INFO, "%s or %s read; cached answers dropped", host_.passwd_file().c_str(),
+             host_.group_file().c_str());
 }
 
 // --- Throttle ---------------------------------------------------------------------
@@ -440,13 +488,13 @@ Status Handler::pw_list(proto::Reader& r, proto::Writer& w) {
 
 std::optional<proto::Group> Handler::make_group(const db::GroupRow& g) {
     auto gid = entries_.gid_of(g.id);
-    auto name = entries_.group_name(g.name);
+    auto name = entries_.group_name(g);
     if (!gid || !name) return std::nullopt;
     proto::Group out;
     out.name = *name;
     out.gid = *gid;
     for (auto& m : db_.active_members(g.id))
-        if (nss_name_ok(m)) out.members.push_back(std::move(m));
+        if (entries_.user_visible(m.id, m.username)) out.members.push_back(std::move(m.username));
     return out;
 }
 
@@ -536,7 +584,7 @@ Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w) {
     // Django's groups_for_user: no groups for an inactive user.
     if (u->is_active)
         for (const auto& g : db_.groups_of_user(u->id))
-            if (auto gid = entries_.gid_of(g.id); gid && entries_.group_name(g.name)) gids.push_back(*gid);
+            if (auto gid = entries_.gid_of(g.id); gid && entries_.group_name(g)) gids.push_back(*gid);
     w.u32(uint32_t(gids.size()));
     for (uint32_t g : gids) w.u32(g);
     return Status::Ok;

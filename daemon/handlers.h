@@ -18,6 +18,7 @@
 #include "daemon/cache.h"
 #include "daemon/db.h"
 #include "daemon/entries.h"
+#include "daemon/host_names.h"
 #include "daemon/peer.h"
 #include "daemon/throttle.h"
 
@@ -50,6 +51,13 @@ public:
     // Ops that read users and groups (answered from the cache when there).
     static bool is_lookup_op(proto::Op op);
 
+    // Re-reads the host's passwd and group files when they changed, and then
+    // drops every cached answer (a name that became local is hidden at once).
+    // handle() calls it; the server also calls it every second, for the
+    // answers given from the caches without a worker. Thread-safe.
+    void refresh_host_names();
+    const HostNames& host_names() const { return host_; }
+
     // Counters for the Stats op and the server.
     std::string stats_text() const;
     void count_connection() { connections_++; }
@@ -60,6 +68,15 @@ private:
     Reply change_password(proto::Reader& r, const Peer& peer);
     Reply lookup(proto::Op op, proto::Reader& r, std::string_view frame);
     Reply throttle_op(proto::Op op, proto::Reader& r, const Peer& peer);
+    // Why this user may not log in through `service` (no such user, hidden
+    // by the host's names, inactive, left out by [access]), or "" when it may.
+    std::string login_refusal(const std::optional<db::UserRow>& u, std::string_view service);
+    // Whether the user is in any of `names` (Django group names or their NSS
+    // names); groups the host's names hide count for nothing.
+    bool in_any_group(int64_t user_id, const std::vector<std::string>& names);
+    // The [access] rule: may this (active, visible) user log in through
+    // `service`? `rule` describes the rule applied, for the logs.
+    bool may_log_in(const db::UserRow& u, std::string_view service, std::string& rule);
     // A failed password check: counted by the throttle, logged when it locks.
     void count_failure(const std::string& user, const std::string& client);
 
@@ -78,6 +95,7 @@ private:
     const Hashers& hashers_;
     Cache& cache_;
     AuthClients clients_;
+    HostNames host_;
     Entries entries_;
     std::chrono::steady_clock::time_point started_;
     Throttle throttle_;

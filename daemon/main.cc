@@ -11,11 +11,15 @@
 #include <memory>
 #include <optional>
 #include <cstring>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 
 #include "common/config.h"
 #include "daemon/cache.h"
+#include "daemon/check_config.h"
 #include "daemon/db_postgres.h"
 #include "daemon/handlers.h"
 #include "daemon/listen.h"
@@ -36,6 +40,39 @@ void usage(FILE* f) {
             "  --debug          log debug messages\n"
             "  --check-config   read and check the configuration, then exit\n",
             dj::kDefaultConfigPath);
+}
+
+// Re-reads the host's passwd and group files every second: the answers the
+// caches give without a worker are dropped within a second of a useradd.
+std::jthread watch_host_names(dj::Handler& handler) {
+    return std::jthread([&handler](std::stop_token stop) {
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock<std::mutex> lock(m);
+        while (!stop.stop_requested()) {
+            cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+            if (!stop.stop_requested()) handler.refresh_host_names();
+        }
+    });
+}
+
+// --check-config: the file was read; now what it would mean on this host.
+int check_config(const dj::Config& cfg, const std::string& path) {
+    int rc = 0;
+    dj::HostNames host(cfg.nss);
+    for (const auto& e : dj::boundary_errors(cfg, host)) {
+        printf("%s: error: %s\n", path.c_str(), e.c_str());
+        rc = 1;
+    }
+    for (const auto& w : dj::boundary_warnings(cfg)) printf("%s: warning: %s\n", path.c_str(), w.c_str());
+    try {
+        auto db = dj::db::open_database(cfg.database, false, 1);
+        dj::print_hidden_names(stdout, cfg, *db, host);
+    } catch (const std::exception& e) {
+        printf("%s: warning: database not read, hidden names not listed: %s\n", path.c_str(), e.what());
+    }
+    if (rc == 0) printf("%s: ok\n", path.c_str());
+    return rc;
 }
 
 // Startup errors go to syslog and, always, to stderr (systemd's journal).
@@ -80,10 +117,14 @@ int run(int argc, char** argv) {
             return fail(config_path + ": " + e.what());
         }
     }
-    if (check_only) {
-        printf("%s: ok\n", config_path.c_str());
-        return 0;
+    if (check_only) return check_config(cfg, config_path);
+    {
+        dj::HostNames host(cfg.nss);
+        auto errors = dj::boundary_errors(cfg, host);
+        for (const auto& e : errors) fail(config_path + ": " + e);
+        if (!errors.empty()) return 1;
     }
+    for (const auto& w : dj::boundary_warnings(cfg)) dj::log::say(LOG_WARNING, "%s", w.c_str());
     std::vector<std::string> unknown;
     dj::AuthClients clients = dj::AuthClients::resolve(cfg.daemon.auth_clients, unknown);
     for (const auto& u : unknown)
@@ -158,6 +199,7 @@ int run(int argc, char** argv) {
                  hashers->preferred().c_str());
     int rc;
     {
+        std::jthread watch = watch_host_names(handler);
         dj::Server server(listen_fd, handler, so);
         rc = server.run(cache);
     }

@@ -71,7 +71,7 @@ Statements build_statements(const Schema& s, Placeholder style) {
     // One primary-key probe per membership row (a scalar subquery), never a
     // scan of the user table: a large group costs its size, not the site's.
     // Inactive members come back NULL (an empty string) and are skipped.
-    st.active_members = "SELECT (SELECT " + col("u", s.user_username) + " FROM " + ut + " u WHERE " +
+    st.active_members = "SELECT " + col("ug", s.user_groups_user) + ", (SELECT " + col("u", s.user_username) + " FROM " + ut + " u WHERE " +
                         col("u", s.user_id) + " = " + col("ug", s.user_groups_user) + active + ") FROM " + ugt +
                         " ug WHERE " + col("ug", s.user_groups_group) + " = $1 ORDER BY " +
                         col("ug", s.user_groups_user);
@@ -173,12 +173,12 @@ std::vector<GroupRow> SqlDatabase::groups_after(int64_t after_id, int limit) {
     return out;
 }
 
-std::vector<std::string> SqlDatabase::active_members(int64_t group_id) {
+std::vector<MemberRow> SqlDatabase::active_members(int64_t group_id) {
     auto rows = engine_->run(st_.active_members, {Param::integer(group_id)});
-    std::vector<std::string> out;
+    std::vector<MemberRow> out;
     out.reserve(rows.size());
     for (auto& r : rows)
-        if (!r.empty() && !r[0].empty()) out.push_back(std::move(r[0]));
+        if (r.size() == 2 && !r[1].empty()) out.push_back(MemberRow{to_i64(r[0]), std::move(r[1])});
     return out;
 }
 

@@ -55,7 +55,7 @@ public:
     std::optional<GroupRow> group_by_name(std::string_view name) override;
     std::optional<GroupRow> group_by_id(int64_t id) override;
     std::vector<GroupRow> groups_after(int64_t after_id, int limit) override;
-    std::vector<std::string> active_members(int64_t group_id) override;
+    std::vector<MemberRow> active_members(int64_t group_id) override;
     std::vector<GroupRow> groups_of_user(int64_t user_id) override;
     std::vector<std::string> permissions_of_user(int64_t user_id) override;
     void set_password(int64_t user_id, std::string_view encoded) override;

@@ -48,9 +48,11 @@ def requests():
         (op("authenticate"), s("alice") + s("wrong") + s("sshd") + s("203.0.113.9")),
         (op("authenticate"), s("nobody") + s("pw") + s("login") + s("")),
         (op("authenticate"), s("bob") + s("pw") + s("login") + s("")),
-        (op("account"), s("alice") + lst([b"devs"]) + u(1) + lst([b"auth.add_user"])),
-        (op("change_password"), s("alice") + s("pw") + s("new-pw-123") + u(0)),
-        (op("change_password"), s("alice") + s("pw") + s("") + u(1)),
+        (op("account"), s("alice") + lst([b"devs"]) + u(1) + lst([b"auth.add_user"]) + s("sshd")),
+        (op("account"), s("root") + lst([]) + u(0) + lst([]) + s("")),
+        (op("change_password"), s("alice") + s("pw") + s("new-pw-123") + u(0) + s("passwd")),
+        (op("change_password"), s("alice") + s("pw") + s("") + u(1) + s("passwd")),
+        (op("gr_by_name"), s("sudo")),
         (op("pw_by_name"), s("alice")),
         (op("pw_by_name"), s("bad:name")),
         (op("pw_by_uid"), u(200001)),
@@ -114,6 +116,8 @@ def config():
         b"[passwords]\nhashers = argon2, pbkdf2_sha256\npbkdf2_iterations = 1000\nallow_change = yes\n",
         b"[nss]\nuid_base = 100000\nhome = /home/%u/%U/%i/%%\nprimary_group = users\n",
         b"[cache]\npositive_ttl = 0\nmax_entries = 1\n",
+        b"[access]\ndefault =\nsshd = ssh-users, admins\ndjango-web = *\n[nss]\nreserved_groups = ops\n"
+        b"passwd_file = /etc/passwd\ngroup_prefix = dj-\n",
         b"[throttle]\ndeny = 3\nclient_deny = 0\nfail_interval = 60\nunlock_time = 0\nmax_entries = 5\n"
         b"[daemon]\ndebug = yes\n",
     ]

@@ -65,23 +65,54 @@ Reply DaemonCalls::authenticate(std::string_view user, std::string_view password
 }
 
 Reply DaemonCalls::account(std::string_view user, const std::vector<std::string>& any_of_groups,
-                           uint32_t flags, const std::vector<std::string>& permissions) {
+                           uint32_t flags, const std::vector<std::string>& permissions,
+                           std::string_view service) {
     proto::Writer w(proto::Op::Account);
     w.str(user);
     w.strs(any_of_groups);
     w.u32(flags);
     w.strs(permissions);
+    w.str(clip(service));
     return exchange(proto::Op::Account, w.finish(), true);
 }
 
 Reply DaemonCalls::change_password(std::string_view user, std::string_view old_password,
-                                   std::string_view new_password, uint32_t flags) {
+                                   std::string_view new_password, uint32_t flags,
+                                   std::string_view service) {
     proto::Writer w(proto::Op::ChangePassword);
     w.str(user);
     w.str(old_password);
     w.str(new_password);
     w.u32(flags);
+    w.str(clip(service));
     return exchange(proto::Op::ChangePassword, w.finish(), true);
+}
+
+Reply DaemonCalls::passwd_uid(std::string_view user, uint32_t& uid) {
+    proto::Writer w(proto::Op::PwByName);
+    w.str(user);
+    Reply r;
+    client::Response resp = fn_(opt_, w.finish());
+    if (resp.transport != client::Transport::Ok) {
+        r.error = resp.error.empty() ? "daemon unreachable" : resp.error;
+        return r;
+    }
+    proto::Reader rd(resp.frame);
+    if (!rd.header_ok() || rd.op() != proto::Op::PwByName) {
+        r.error = "malformed response";
+        return r;
+    }
+    if (rd.status() == proto::Status::Ok) {
+        proto::Passwd p = rd.passwd();
+        if (!rd.at_end()) {
+            r.error = "malformed response";
+            return r;
+        }
+        uid = p.uid;
+    }
+    r.reached = true;
+    r.status = rd.status();
+    return r;
 }
 
 }  // namespace dj::pam

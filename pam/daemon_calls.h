@@ -1,4 +1,4 @@
-// The three requests pam_django.so makes to django-authd, built and read with
+// The requests pam_django.so makes to django-authd, built and read with
 // dj::proto and sent with dj::client::call. The transport is a plain function
 // so the unit tests can put a fake daemon behind it.
 #pragma once
@@ -33,9 +33,14 @@ public:
     Reply authenticate(std::string_view user, std::string_view password,
                        std::string_view service, std::string_view rhost);
     Reply account(std::string_view user, const std::vector<std::string>& any_of_groups,
-                  uint32_t flags, const std::vector<std::string>& permissions);
+                  uint32_t flags, const std::vector<std::string>& permissions,
+                  std::string_view service);
     Reply change_password(std::string_view user, std::string_view old_password,
-                          std::string_view new_password, uint32_t flags);
+                          std::string_view new_password, uint32_t flags,
+                          std::string_view service);
+    // PwByName: the uid the daemon serves for `user` (in `uid` when the
+    // status is Ok; NotFound when it serves none).
+    Reply passwd_uid(std::string_view user, uint32_t& uid);
 
 private:
     Reply exchange(proto::Op op, std::vector<uint8_t>& frame, bool has_text);

@@ -1,7 +1,11 @@
 // PamIo over a real pam_handle_t*.
 #include "pam/pam_io.h"
 
+#include <pwd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <vector>
 
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
@@ -65,5 +69,25 @@ int PamHandleIo::message(int style, const std::string& msg) {
 }
 
 void PamHandleIo::fail_delay(unsigned usec) { pam_fail_delay(pamh_, usec); }
+
+HostUser PamHandleIo::host_user(const std::string& user, uint32_t& uid) {
+    std::vector<char> buf(4096);
+    for (;;) {
+        passwd pw;
+        passwd* found = nullptr;
+        int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+        if (rc == ERANGE && buf.size() < (1u << 20)) {
+            buf.resize(buf.size() * 4);
+            continue;
+        }
+        if (found) {
+            uid = found->pw_uid;
+            return HostUser::Found;
+        }
+        // getpwnam_r(3): "not found" may come as 0 or as one of these.
+        if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) return HostUser::None;
+        return HostUser::Error;
+    }
+}
 
 }  // namespace dj::pam

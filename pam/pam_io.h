@@ -3,6 +3,7 @@
 // unit tests script a fake one.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 struct pam_handle;
@@ -16,6 +17,13 @@ enum class Token {
     Old,            // pam_get_authtok(PAM_OLDAUTHTOK): current password (chauthtok)
     NewNoVerify,    // pam_get_authtok_noverify: new password, asked once
     NewVerify,      // pam_get_authtok_verify: ask again and compare
+};
+
+// What the host's name service says a user name is (HostUser below).
+enum class HostUser {
+    None,    // no passwd entry at all (e.g. a web-only host without nss_django)
+    Found,   // an entry: its uid is given
+    Error,   // the lookup failed: nobody can tell
 };
 
 class PamIo {
@@ -40,6 +48,8 @@ public:
     virtual int message(int style, const std::string& msg) = 0;
     // pam_fail_delay.
     virtual void fail_delay(unsigned usec) = 0;
+    // getpwnam_r(user) in the calling process, through its nsswitch.conf.
+    virtual HostUser host_user(const std::string& user, uint32_t& uid) = 0;
 };
 
 // The real thing.
@@ -54,6 +64,7 @@ public:
     void log(int prio, const std::string& msg) override;
     int message(int style, const std::string& msg) override;
     void fail_delay(unsigned usec) override;
+    HostUser host_user(const std::string& user, uint32_t& uid) override;
 
 private:
     pam_handle_t* pamh_;

@@ -136,6 +136,34 @@ int begin(Ctx& c, const char* phase) {
     return PAM_SUCCESS;
 }
 
+// The host decides who `c.user` is: a name its name service resolves to
+// the Django entry (uid_base + id, as the daemon serves it), or to nothing at
+// all, is ours; a name it resolves to any other uid (local files, LDAP,
+// anything) is not, whatever the PAM stack around this module.
+int check_ours(Ctx& c, const char* phase) {
+    uint32_t host_uid = 0;
+    switch (c.io.host_user(c.user, host_uid)) {
+        case HostUser::None:
+            return PAM_SUCCESS;
+        case HostUser::Error:
+            c.io.log(LOG_ERR, std::string(phase) + " unavailable; the host's user lookup failed; " +
+                                  c.who());
+            return c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+        case HostUser::Found:
+            break;
+    }
+    uint32_t django_uid = 0;
+    Reply r = c.daemon.passwd_uid(c.user, django_uid);
+    if (is_unavailable(r)) return unavailable(c, phase, r);
+    if (r.status == Status::Ok && django_uid == host_uid) return PAM_SUCCESS;
+    if (r.status != Status::Ok && r.status != Status::NotFound) return unexpected(c, phase, r);
+    // A name the host already knows: not a mistyped password, so it is logged.
+    c.user_known = true;
+    c.io.log(LOG_NOTICE, std::string(phase) + " failure; the host resolves this name to uid " +
+                             std::to_string(host_uid) + ", not to a Django user; " + c.who());
+    return c.args.ignore_unknown_user ? PAM_IGNORE : PAM_USER_UNKNOWN;
+}
+
 void show_error(Ctx& c, const std::string& msg) {
     if (!c.silent()) c.io.message(PAM_ERROR_MSG, msg);
 }
@@ -166,6 +194,9 @@ int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
         io.log(LOG_NOTICE, "authentication failure; password too long; " + c.who());
         return PAM_AUTH_ERR;
     }
+    // After the prompt, as for any other user: the prompt does not tell
+    // which names are local.
+    if (int rc = check_ours(c, "authentication"); rc != PAM_SUCCESS) return rc;
 
     c.debug("asking the daemon to authenticate; " + c.who());
     Reply r = daemon.authenticate(c.user, pw.str(), c.service, c.rhost);
@@ -193,6 +224,7 @@ int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
 int acct_mgmt(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
     Ctx c{io, daemon, args, flags};
     if (int rc = begin(c, "account"); rc != PAM_SUCCESS) return rc;
+    if (int rc = check_ours(c, "account"); rc != PAM_SUCCESS) return rc;
 
     uint32_t aflags = 0;
     if (args.require_staff) aflags |= proto::kRequireStaff;
@@ -200,7 +232,8 @@ int acct_mgmt(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
     c.debug("asking the daemon for the account; " + c.who());
     Reply r;
     try {
-        r = daemon.account(c.user, args.require_groups, aflags, args.require_permissions);
+        r = daemon.account(c.user, args.require_groups, aflags, args.require_permissions,
+                           c.service);
     } catch (const std::length_error&) {
         io.log(LOG_ERR, "account: a require_group or require_permission is too long");
         return PAM_SERVICE_ERR;
@@ -284,6 +317,7 @@ int chauthtok(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
     }
     const char* phase = prelim ? "password check" : "password change";
     if (int rc = begin(c, phase); rc != PAM_SUCCESS) return rc;
+    if (int rc = check_ours(c, phase); rc != PAM_SUCCESS) return rc;
 
     // The current password: asked in the preliminary check, kept by libpam
     // as PAM_OLDAUTHTOK for the update.
@@ -305,7 +339,7 @@ int chauthtok(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
 
     if (prelim) {
         c.debug("checking the current password; " + c.who());
-        Reply r = daemon.change_password(c.user, old.str(), "", proto::kCheckOnly);
+        Reply r = daemon.change_password(c.user, old.str(), "", proto::kCheckOnly, c.service);
         return change_result(c, phase, r, PAM_AUTH_ERR);
     }
 
@@ -348,7 +382,7 @@ int chauthtok(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
     }
 
     c.debug("storing the new password; " + c.who());
-    Reply r = daemon.change_password(c.user, old.str(), fresh.str(), 0);
+    Reply r = daemon.change_password(c.user, old.str(), fresh.str(), 0, c.service);
     fresh.wipe();
     int rc = change_result(c, phase, r, PAM_AUTHTOK_ERR);
     if (rc == PAM_SUCCESS) io.log(LOG_NOTICE, "password changed; " + c.who());

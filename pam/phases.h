@@ -30,6 +30,15 @@
 //              do not expire, so there is nothing to change).
 //   setcred, open_session, close_session: PAM_SUCCESS, nothing else.
 //
+//   In auth (after the password prompt), account and password, the module
+//   first asks the host who the user is (getpwnam_r in the calling process):
+//   a name that resolves to the uid the daemon serves for it, or to nothing
+//   at all, is a Django user; a name that resolves to any other uid (a local
+//   account, LDAP, anything) is PAM_USER_UNKNOWN, logged; a failed lookup is
+//   PAM_AUTHINFO_UNAVAIL. The daemon's [access] rule for PAM_SERVICE decides
+//   who may log in: a user it leaves out is NoUser to auth (PAM_USER_UNKNOWN)
+//   and PermDenied to account (PAM_PERM_DENIED).
+//
 //   ignore_unknown_user turns PAM_USER_UNKNOWN into PAM_IGNORE and
 //   ignore_authinfo_unavail turns PAM_AUTHINFO_UNAVAIL into PAM_IGNORE.
 //

@@ -34,6 +34,13 @@ socket = $work/run/socket
 [nss]
 uid_base = 200000
 gid_base = 200000
+[access]
+# Nobody may log in until named here, per PAM service: Django group names,
+# or * for every active user.
+default =
+django-login = *
+django-sftp = sftp
+django-authctl = *
 CONF
 chmod 600 "$work/django-auth.conf"
 "$build/django-authd" --config "$work/django-auth.conf" --foreground 2>"$work/daemon.log" &
@@ -67,9 +74,14 @@ echo "# alice, wrong password:"
 pam django-login alice not-her-password
 echo "# carol is inactive in Django:"
 pam django-login carol singer
-echo "# a stack that requires the Django group sftp: alice is a member, bob is not"
+echo "# [access] django-sftp = sftp: alice is in the Django group sftp, bob is not"
 pam django-sftp alice wonderland
 pam django-sftp bob builder
+echo "# a service with no [access] line: nobody (the default is empty)"
+cp "$work/pam.d/django-login" "$work/pam.d/other-service"
+pam other-service alice wonderland
+echo "# root is a local account: a Django user named root is never it"
+pam django-login root django-root-pass
 
 say "4. NSS: glibc sees Django users and groups (private mount namespace)"
 cat > "$work/nsswitch.conf" <<NSS
@@ -80,7 +92,8 @@ NSS
 unshare -m bash -c '
     mount --bind "$1/nsswitch.conf" /etc/nsswitch.conf
     export LD_LIBRARY_PATH="$2" DJANGO_AUTH_SOCKET="$1/run/socket"
-    for c in "getent passwd alice" "getent group developers" "getent group sftp" "id alice" "id bob"; do
+    for c in "getent passwd alice" "getent group developers" "getent group sftp" "id alice" "id bob" \
+             "getent passwd root" "getent group sudo"; do
         echo "\$ $c"; $c || true
     done
 ' demo "$work" "$build"

@@ -99,9 +99,12 @@ useradd -m -s /bin/bash pkglocal && echo 'pkglocal:local-password' | chpasswd
 
 # The installed daemon with the installed default configuration, as the
 # service runs it (no systemd here to start it from the socket unit).
-/usr/sbin/django-authd --foreground 2>/tmp/daemon.log &
-daemon_pid=$!
-for _ in $(seq 200); do [ -S /run/django-auth/socket ] && break; sleep 0.05; done
+start_daemon() {
+    /usr/sbin/django-authd --foreground 2>>/tmp/daemon.log &
+    daemon_pid=$!
+    for _ in $(seq 200); do [ -S /run/django-auth/socket ] && break; sleep 0.05; done
+}
+start_daemon
 check "the daemon listens on /run/django-auth/socket" test -S /run/django-auth/socket
 check "the daemon runs as _django-authd" bash -c "[ \"\$(ps -o user= -p $daemon_pid)\" = _django-authd ]"
 check "django-authctl status (socket from the installed config)" django-authctl status
@@ -124,7 +127,16 @@ check "getent passwd pkglocal is the local account" bash -c \
     '[ "$(getent passwd pkglocal | cut -d: -f3)" -lt 200000 ]'
 
 echo "== PAM through /etc/pam.d/common-* (pamtester)"
-check "alice logs in with her Django password" pam djsmoke alice wonderland
+refute "the installed default lets nobody in ([access] default is empty)" pam djsmoke alice wonderland
+check "the daemon says which rule refused" grep -qF "not allowed by [access] default = (nobody) (service 'djsmoke' has no line)" /tmp/daemon.log
+# What the admin does next: name who may use the service (the [access]
+# section is the last of the installed file), then restart the daemon.
+echo "djsmoke = developers" >> /etc/django-auth/django-auth.conf
+stop_daemon
+start_daemon
+check "django-authd --check-config lists the Django root as hidden" bash -c \
+    "/usr/sbin/django-authd --check-config | tee /dev/stderr | grep -q \"hidden user 'root'\""
+check "alice (developers) logs in with her Django password" pam djsmoke alice wonderland
 refute "alice with a wrong password is refused" pam djsmoke alice not-her-password
 refute "carol (inactive in Django) is refused" pam djsmoke carol singer
 refute "nobody-here (no such user anywhere) is refused" pam djsmoke nobody-here whatever

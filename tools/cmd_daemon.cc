@@ -194,8 +194,11 @@ int cmd_groups(int argc, char** argv) {
 int cmd_auth(int argc, char** argv) {
     const char* cmd = "auth";
     Target t;
-    if (int rc = parse_target(cmd, argc, argv, "USER  (password on standard input)", t); rc >= 0) return rc;
-    if (t.args.size() != 1) return usage_error(cmd, "needs one user name");
+    if (int rc = parse_target(cmd, argc, argv, "USER [SERVICE]  (password on standard input)", t); rc >= 0)
+        return rc;
+    if (t.args.empty() || t.args.size() > 2) return usage_error(cmd, "needs a user name, and optionally a service");
+    // The PAM service whose [access] rule applies.
+    const std::string service = t.args.size() == 2 ? t.args[1] : "django-authctl";
     std::string password;
     if (!read_all_stdin(password)) return fail(cmd, "cannot read standard input");
     client::Response r;
@@ -204,7 +207,7 @@ int cmd_auth(int argc, char** argv) {
         try {
             w.str(t.args[0]);
             w.str(password);
-            w.str("django-authctl");
+            w.str(service);
             w.str("");
         } catch (const std::length_error&) {
             wipe(password);

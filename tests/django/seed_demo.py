@@ -20,4 +20,8 @@ carol = User.objects.create_user("carol", "carol@example.com", "singer",
                                  first_name="Carol", last_name="King", is_active=False)
 carol.groups.add(sftp)
 User.objects.create_superuser("admin", "admin@example.com", "admin-secret")
-print("created users alice, bob, carol (inactive), admin; groups developers, sftp")
+# What anyone may try on a site with open sign-up, or web staff in the admin:
+# a user named like the host's root, a group named like Debian's sudo group.
+root = User.objects.create_user("root", "root@example.com", "django-root-pass")
+Group.objects.create(name="sudo").user_set.add(root, bob)
+print("created users alice, bob, carol (inactive), admin, root; groups developers, sftp, sudo")

@@ -56,6 +56,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/protocol.h"
+
 namespace {
 
 std::string fmt_pw(const struct passwd& p) {
@@ -307,7 +309,7 @@ bool flush_daemon() {
     struct sockaddr_un a {};
     a.sun_family = AF_UNIX;
     std::strcpy(a.sun_path, path);
-    const unsigned char req[8] = {0, 0, 0, 4, 1, 30, 0, 0};
+    const unsigned char req[8] = {0, 0, 0, 4, dj::proto::kProtocolVersion, 30, 0, 0};
     unsigned char resp[8] = {};
     bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
               send(fd, req, sizeof req, MSG_NOSIGNAL) == ssize_t(sizeof req) &&

@@ -4,7 +4,7 @@ integers big-endian; str = u32 length + bytes; list = u32 count + items."""
 import socket
 import struct
 
-VERSION = 1
+VERSION = 2
 
 OP = dict(Hello=1, Authenticate=2, Account=3, ChangePassword=4, PwByName=10, PwByUid=11,
           PwList=12, GrByName=20, GrByGid=21, GrList=22, GroupsOfUser=23, Flush=30, Stats=31,
@@ -119,13 +119,14 @@ class Client:
     def authenticate(self, user, password, service="test", rhost=""):
         return self.call("Authenticate", _str(user) + _str(password) + _str(service) + _str(rhost))[0]
 
-    def account(self, user, any_of=(), flags=0, perms=()):
-        st, r = self.call("Account", _str(user) + _list(list(any_of)) + _u32(flags) + _list(list(perms)))
+    def account(self, user, any_of=(), flags=0, perms=(), service="test"):
+        st, r = self.call("Account", _str(user) + _list(list(any_of)) + _u32(flags) + _list(list(perms)) +
+                          _str(service))
         reason = r.str() if st in ("Ok", "PermDenied", "Inactive", "NoUser") and r.pos < len(r.data) else ""
         return st, reason
 
-    def change_password(self, user, old, new, flags=0):
-        st, r = self.call("ChangePassword", _str(user) + _str(old) + _str(new) + _u32(flags))
+    def change_password(self, user, old, new, flags=0, service="test"):
+        st, r = self.call("ChangePassword", _str(user) + _str(old) + _str(new) + _u32(flags) + _str(service))
         return st
 
     def pw_by_name(self, name):

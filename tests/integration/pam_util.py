@@ -239,7 +239,7 @@ class FakeDaemon:
 
     @staticmethod
     def _frame(op, status, payload=b""):
-        p = bytes([1, op, status, 0]) + payload
+        p = bytes([2, op, status, 0]) + payload
         return _u32(len(p)) + p
 
     def of(self, name):

@@ -195,7 +195,7 @@ def test_hostile_names_raw_protocol(daemon_sqlite):
     # A 1 MB name: past kMaxRequest, the connection is closed unread.
     s = socket.socket(socket.AF_UNIX)
     s.connect(str(d.socket))
-    body = bytes([1, 10, 0, 0]) + struct.pack(">I", 1 << 20) + b"a" * (1 << 20)
+    body = bytes([2, 10, 0, 0]) + struct.pack(">I", 1 << 20) + b"a" * (1 << 20)
     try:
         s.sendall(struct.pack(">I", len(body)) + body)
     except OSError:

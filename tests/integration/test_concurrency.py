@@ -103,7 +103,7 @@ def test_connections_opened_and_dropped_mid_request(busy_daemon):
             try:
                 s.connect(str(busy_daemon.socket))
                 body = struct.pack(">I", 7) + b"user001"
-                frame = struct.pack(">I", 4 + len(body)) + bytes([1, 10, 0, 0]) + body
+                frame = struct.pack(">I", 4 + len(body)) + bytes([2, 10, 0, 0]) + body
                 s.sendall(frame[: (k % len(frame)) + 1])
             except OSError:
                 pass

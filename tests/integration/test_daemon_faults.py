@@ -146,7 +146,7 @@ CALLS = '''
 print(call(2, s("user001") + s("pw") + s("svc") + s("")),   # Authenticate
       call(10, s("user001")),                                 # PwByName
       call(30, b""),                                          # Flush
-      call(4, s("user001") + s("a") + s("b") + struct.pack(">I", 0)))  # ChangePassword
+      call(4, s("user001") + s("a") + s("b") + struct.pack(">I", 0) + s("svc")))  # ChangePassword
 '''
 
 
@@ -196,7 +196,7 @@ def test_hostile_frames(daemon_sqlite):
     # A length past the limit: the daemon closes without reading it.
     s = socket.socket(socket.AF_UNIX)
     s.connect(str(d.socket))
-    s.sendall(struct.pack(">I", 2**31) + b"\x01\x01\x00\x00")
+    s.sendall(struct.pack(">I", 2**31) + b"\x02\x01\x00\x00")
     s.settimeout(5)
     assert s.recv(10) == b""
     s.close()
@@ -347,7 +347,7 @@ def test_authctl_commands(daemon_sqlite):
     pop = d.db
     sock = ["--socket", str(d.socket)]
     r = authctl("status", *sock)
-    assert r.returncode == 0 and b"protocol 1" in r.stdout
+    assert r.returncode == 0 and b"protocol 2" in r.stdout
     r = authctl("status", "--config", str(d.config))
     assert r.returncode == 0
     r = authctl("user", *sock, "user001")

@@ -132,6 +132,34 @@ std::string write_file(const char* name, const std::string& text, mode_t mode) {
     return p;
 }
 
+// [access]: one line per PAM service, a list of Django groups, "*" or empty.
+void test_access(void**) {
+    Config c;
+    std::string err;
+    assert_true(parse("", c, err));
+    assert_false(c.access.anyone_can_log_in());            // nobody by default
+    assert_true(c.access.rule_for("sshd").empty());
+    assert_true(parse("[access]\ndefault =\ndjango-web = *\nSSHD = ssh-users, admins  # ops\n", c, err));
+    bool listed = false;
+    assert_int_equal(c.access.rule_for("sshd", &listed).size(), 2);
+    assert_true(listed);
+    assert_string_equal(c.access.rule_for("sshd")[1].c_str(), "admins");
+    assert_string_equal(c.access.rule_for("Django-Web")[0].c_str(), "*");
+    assert_true(c.access.rule_for("login", &listed).empty());
+    assert_false(listed);
+    assert_true(c.access.anyone_can_log_in());
+    assert_true(parse("[access]\ndefault = *\n", c, err));
+    assert_string_equal(c.access.rule_for("anything")[0].c_str(), "*");
+    assert_false(parse("[access]\nsshd = *, admins\n", c, err));
+    assert_non_null(strstr(err.c_str(), "'*' stands alone"));
+    // The host's names and the reserved ones.
+    assert_true(parse("[nss]\npasswd_file = /srv/passwd\nreserved_groups = wheel2, ops\n", c, err));
+    assert_string_equal(c.nss.passwd_file.c_str(), "/srv/passwd");
+    assert_string_equal(c.nss.group_file.c_str(), "/etc/group");
+    assert_int_equal(c.nss.reserved_groups.size(), 2);
+    assert_false(parse("[nss]\ngroup_file = group\n", c, err));
+}
+
 void test_file_checks(void**) {
     Config c;
     std::string err;
@@ -183,6 +211,7 @@ int teardown(void**) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_access),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors_name_line_and_key),
         cmocka_unit_test(test_password_not_in_errors),

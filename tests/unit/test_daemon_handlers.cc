@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <setjmp.h>
 #include <string>
@@ -86,12 +89,12 @@ struct FakeDb : db::Database {
             if (g.id > after && int(out.size()) < limit) out.push_back(g);
         return out;
     }
-    std::vector<std::string> active_members(int64_t gid) override {
+    std::vector<db::MemberRow> active_members(int64_t gid) override {
         check();
-        std::vector<std::string> out;
+        std::vector<db::MemberRow> out;
         for (auto& u : users)
             for (auto [it, end] = membership.equal_range(u.id); it != end; ++it)
-                if (it->second == gid && u.is_active) out.push_back(u.username);
+                if (it->second == gid && u.is_active) out.push_back({u.id, u.username});
         return out;
     }
     std::vector<db::GroupRow> groups_of_user(int64_t uid) override {
@@ -131,8 +134,29 @@ struct World {
                     }()};
     Cache cache{std::chrono::seconds(60), std::chrono::seconds(10), 1000, 1 << 20};
     std::unique_ptr<Handler> handler;
+    // The host's own passwd and group files, in a directory of the test's.
+    std::filesystem::path host_dir;
 
-    World() {
+    void write_host_files(const std::string& passwd, const std::string& group) {
+        // A new file each time (as useradd renames one into place), so the
+        // change shows even within one clock tick.
+        for (auto [name, text] : {std::pair{"passwd", passwd}, std::pair{"group", group}}) {
+            auto tmp = host_dir / (std::string(name) + ".new");
+            std::ofstream(tmp) << text;
+            std::filesystem::rename(tmp, host_dir / name);
+        }
+    }
+
+    // `tweak` adjusts the configuration before the handler is made.
+    explicit World(const std::function<void(Config&)>& tweak = {},
+                   const std::string& host_passwd = "root:x:0:0:root:/root:/bin/sh\n",
+                   const std::string& host_group = "root:x:0:\nusers:x:100:\n") {
+        char tmpl[] = "/tmp/djtest-host-XXXXXX";
+        host_dir = mkdtemp(tmpl);
+        write_host_files(host_passwd, host_group);
+        cfg.nss.passwd_file = host_dir / "passwd";
+        cfg.nss.group_file = host_dir / "group";
+        cfg.access.default_rule = {"*"};
         cfg.nss.uid_max = 200000 + 1000;
         cfg.nss.gid_max = 200000 + 1000;
         auto add = [&](int64_t id, const char* name, const char* pw, bool active, bool staff = false,
@@ -151,10 +175,11 @@ struct World {
         add(1, "alice", "alice-pw", true, true);
         add(2, "bob", "bob-pw", false);
         add(3, "carol", nullptr, true);
-        add(4, "root", "root-pw", true, true, true);
+        add(4, "boss", "boss-pw", true, true, true);
         add(5, "bad:name", "x", true);
         add(6, "-dash", "x", true);
         add(7, "dave", "dave-pw", true);
+        add(8, "erin", "erin-pw", true);    // in no group
         add(5000, "far", "far-pw", true);   // uid beyond uid_max
         db.groups = {{1, "devs"}, {2, "ops"}, {3, "with space"}, {4, "empty"}, {9000, "fargroup"}};
         db.membership = {{1, 1}, {2, 1}, {5, 1}, {7, 1}, {1, 2}, {7, 3}, {1, 9000}};
@@ -162,8 +187,10 @@ struct World {
         db.group_perms = {{1, "auth.view_group"}};
         AuthClients clients;
         clients.allow_uid(33);
+        if (tweak) tweak(cfg);
         handler = std::make_unique<Handler>(cfg, db, hashers, cache, clients, 100);
     }
+    ~World() { std::filesystem::remove_all(host_dir); }
 
     struct Answer {
         Status status;
@@ -180,21 +207,43 @@ struct World {
         proto::Reader rd(body);
         return Answer{rd.status(), body};
     }
-    Status auth(const char* user, const char* pw, uid_t uid = 0) {
+    Status auth(const char* user, const char* pw, uid_t uid = 0, const char* service = "svc") {
         proto::Writer w(Op::Authenticate);
         w.str(user);
         w.str(pw);
-        w.str("svc");
+        w.str(service);
         w.str("");
         return call(w, uid).status;
     }
-    Status account(const char* user, std::vector<std::string> groups, uint32_t flags, std::vector<std::string> perms) {
+    Status account(const char* user, std::vector<std::string> groups, uint32_t flags, std::vector<std::string> perms,
+                   const char* service = "svc") {
         proto::Writer w(Op::Account);
         w.str(user);
         w.strs(groups);
         w.u32(flags);
         w.strs(perms);
+        w.str(service);
         return call(w).status;
+    }
+    Status change(const char* user, const char* old_pw, const char* new_pw, uint32_t flags, uid_t uid = 0,
+                  const char* service = "svc") {
+        proto::Writer pw(Op::ChangePassword);
+        pw.str(user);
+        pw.str(old_pw);
+        pw.str(new_pw);
+        pw.u32(flags);
+        pw.str(service);
+        return call(pw, uid).status;
+    }
+    Status by_name(Op op, const char* name) {
+        proto::Writer q(op);
+        q.str(name);
+        return call(q, 1000).status;
+    }
+    Status by_id(Op op, uint32_t id) {
+        proto::Writer q(op);
+        q.u32(id);
+        return call(q, 1000).status;
     }
 };
 
@@ -228,12 +277,7 @@ void test_no_rehash_unless_enabled(void**) {
 void test_change_password(void**) {
     World w;
     auto change = [&](const char* user, const char* old_pw, const char* new_pw, uint32_t flags, uid_t uid = 0) {
-        proto::Writer pw(Op::ChangePassword);
-        pw.str(user);
-        pw.str(old_pw);
-        pw.str(new_pw);
-        pw.u32(flags);
-        return w.call(pw, uid).status;
+        return w.change(user, old_pw, new_pw, flags, uid);
     };
     assert_int_equal(change("alice", "alice-pw", "new-pw", 0), Status::Disabled);
     w.cfg.passwords.allow_change = true;
@@ -255,7 +299,7 @@ void test_account(void**) {
     assert_int_equal(w.account("alice", {}, proto::kRequireStaff, {}), Status::Ok);
     assert_int_equal(w.account("dave", {}, proto::kRequireStaff, {}), Status::PermDenied);
     assert_int_equal(w.account("alice", {}, proto::kRequireSuperuser, {}), Status::PermDenied);
-    assert_int_equal(w.account("root", {}, proto::kRequireSuperuser, {}), Status::Ok);
+    assert_int_equal(w.account("boss", {}, proto::kRequireSuperuser, {}), Status::Ok);
     assert_int_equal(w.account("dave", {"ops", "devs"}, 0, {}), Status::Ok);
     assert_int_equal(w.account("dave", {"ops"}, 0, {}), Status::PermDenied);
     // User permissions, group permissions, both required.
@@ -265,7 +309,7 @@ void test_account(void**) {
     assert_int_equal(w.account("dave", {}, 0, {"auth.add_user", "auth.delete_user"}), Status::PermDenied);
     assert_int_equal(w.account("alice", {}, 0, {"auth.add_user"}), Status::PermDenied);
     // An active superuser has every permission, even one that does not exist.
-    assert_int_equal(w.account("root", {}, 0, {"no.such"}), Status::Ok);
+    assert_int_equal(w.account("boss", {}, 0, {"no.such"}), Status::Ok);
 }
 
 void test_passwd_shaping(void**) {
@@ -352,7 +396,7 @@ void test_enumeration_paging(void**) {
         if (!r.u32()) break;
         assert_true(n > 0);   // "more" with nothing would loop forever
     }
-    assert_int_equal(names.size(), 5);   // alice bob carol root dave: no bad names, no "far"
+    assert_int_equal(names.size(), 6);   // alice bob carol boss dave erin: no bad names, no "far"
     assert_string_equal(names[4].c_str(), "dave");
 
     proto::Writer q(Op::GrList);
@@ -474,12 +518,12 @@ void test_malformed(void**) {
         return std::pair<Status, bool>(Status(r.frame[6]), r.close);
     };
     assert_true(status_of(std::string("\x01", 1)).second);                       // short header
-    auto bv = status_of(std::string("\x02\x01\x00\x00", 4));
+    auto bv = status_of(std::string("\x01\x01\x00\x00", 4));   // version 1: before [access]
     assert_int_equal(bv.first, Status::BadVersion);
     assert_true(bv.second);
-    assert_int_equal(status_of(std::string("\x01\x63\x00\x00", 4)).first, Status::BadRequest);   // unknown op
-    assert_int_equal(status_of(std::string("\x01\x0a\x00\x00\x00\x00\x00\x09" "ab", 10)).first, Status::BadRequest);
-    assert_int_equal(status_of(std::string("\x01\x01\x00\x00" "x", 5)).first, Status::BadRequest);  // trailing
+    assert_int_equal(status_of(std::string("\x02\x63\x00\x00", 4)).first, Status::BadRequest);   // unknown op
+    assert_int_equal(status_of(std::string("\x02\x0a\x00\x00\x00\x00\x00\x09" "ab", 10)).first, Status::BadRequest);
+    assert_int_equal(status_of(std::string("\x02\x01\x00\x00" "x", 5)).first, Status::BadRequest);  // trailing
 }
 
 void test_names(void**) {
@@ -493,7 +537,7 @@ void test_names(void**) {
     cfg.group_prefix = "dj-";
     cfg.home = "/srv/%u/%U/%i/%%/%x";
     Entries e(cfg, 100);
-    assert_string_equal(e.group_name("devs")->c_str(), "dj-devs");
+    assert_string_equal(e.group_name({1, "devs"})->c_str(), "dj-devs");
     assert_string_equal(e.django_group_name("dj-devs")->c_str(), "devs");
     assert_false(e.django_group_name("devs").has_value());
     db::UserRow u;
@@ -502,12 +546,163 @@ void test_names(void**) {
     assert_string_equal(e.passwd(u)->dir.c_str(), "/srv/al/200007/7/%/%x");
 }
 
+// --- the trust boundary ------------------------------------------------------------
+
+// Django users and groups named like the host's own, or like a privileged
+// group of any distribution, or with a local id, are never served.
+void test_host_names_hidden(void**) {
+    World w(
+        [](Config& c) {
+            c.nss.gid_max = 200000 + 20000;
+        },
+        "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+        "squatter:x:200007:100::/:/bin/sh\n",
+        "root:x:0:\nusers:x:100:\nops:x:50:\nlocalgid:x:200004:\n");
+    w.db.groups.push_back({5, "sudo"});
+    w.db.groups.push_back({6, "Wheel"});
+    w.db.groups.push_back({10000, "docker"});
+    w.db.membership.insert({7, 5});
+    // alice: a local user name; dave (id 7): his uid 200007 is a local uid.
+    for (const char* user : {"alice", "dave"}) {
+        assert_int_equal(w.auth(user, (std::string(user) + "-pw").c_str()), Status::NoUser);
+        assert_int_equal(w.account(user, {}, 0, {}), Status::NoUser);
+        assert_int_equal(w.by_name(Op::PwByName, user), Status::NotFound);
+        assert_int_equal(w.by_name(Op::GroupsOfUser, user), Status::NotFound);
+        w.cfg.passwords.allow_change = true;
+        assert_int_equal(w.change(user, "x", "", proto::kCheckOnly), Status::NoUser);
+    }
+    assert_int_equal(w.by_id(Op::PwByUid, 200001), Status::NotFound);
+    assert_int_equal(w.by_id(Op::PwByUid, 200007), Status::NotFound);
+    // "ops" is a local group; sudo and Wheel are reserved (any case); gid
+    // 200004 is a local gid (the Django group "empty").
+    for (const char* group : {"ops", "sudo", "Wheel", "wheel", "empty", "docker"})
+        assert_int_equal(w.by_name(Op::GrByName, group), Status::NotFound);
+    for (uint32_t gid : {200002u, 200004u, 200005u, 200006u, 210000u})
+        assert_int_equal(w.by_id(Op::GrByGid, gid), Status::NotFound);
+    // devs is served, without its hidden members.
+    proto::Writer q(Op::GrByName);
+    q.str("devs");
+    auto a = w.call(q);
+    assert_int_equal(a.status, Status::Ok);
+    proto::Reader r(a.frame);
+    auto g = r.group();
+    assert_int_equal(g.members.size(), 0);   // alice local, dave's uid local, bob inactive
+    // Enumeration shows none of them.
+    proto::Writer pl(Op::PwList);
+    pl.u32(0);
+    pl.u32(100);
+    auto pla = w.call(pl);
+    proto::Reader plr(pla.frame);
+    for (uint32_t n = plr.u32(); n > 0; --n) {
+        auto p = plr.passwd();
+        assert_true(p.name != "alice" && p.name != "dave");
+    }
+    proto::Writer gl(Op::GrList);
+    gl.u32(0);
+    gl.u32(100);
+    auto gla = w.call(gl);
+    proto::Reader glr(gla.frame);
+    std::vector<std::string> listed;
+    for (uint32_t n = glr.u32(); n > 0; --n) listed.push_back(glr.group().name);
+    assert_true(listed == std::vector<std::string>({"devs", "fargroup"}));
+    // A required group that is hidden counts for nothing.
+    assert_int_equal(w.account("erin", {"sudo"}, 0, {}), Status::PermDenied);
+}
+
+// group_prefix is the way out: the Django group sudo is served as dj-sudo.
+void test_host_names_prefix(void**) {
+    World w([](Config& c) { c.nss.group_prefix = "dj-"; });
+    w.db.groups.push_back({5, "sudo"});
+    w.db.membership.insert({8, 5});
+    assert_int_equal(w.by_name(Op::GrByName, "dj-sudo"), Status::Ok);
+    assert_int_equal(w.by_name(Op::GrByName, "sudo"), Status::NotFound);
+    assert_int_equal(w.account("erin", {"dj-sudo"}, 0, {}), Status::Ok);
+    assert_int_equal(w.account("erin", {"sudo"}, 0, {}), Status::Ok);   // its Django name
+}
+
+// A user added to the host after the daemon started (and after its Django
+// namesake was cached) is hidden from then on.
+void test_host_names_refresh(void**) {
+    World w;
+    assert_int_equal(w.by_name(Op::PwByName, "erin"), Status::Ok);
+    proto::Writer q(Op::PwByName);
+    q.str("erin");
+    auto& f = q.finish();
+    std::string frame(reinterpret_cast<const char*>(f.data()) + 4, f.size() - 4);
+    assert_true(w.handler->cached(frame, Peer{}).has_value());
+    w.write_host_files("root:x:0:0:root:/root:/bin/sh\nerin:x:1001:1001::/home/erin:/bin/sh\n",
+                       "root:x:0:\nusers:x:100:\n");
+    w.handler->refresh_host_names();
+    assert_false(w.handler->cached(frame, Peer{}).has_value());
+    assert_int_equal(w.by_name(Op::PwByName, "erin"), Status::NotFound);
+    assert_int_equal(w.auth("erin", "erin-pw"), Status::NoUser);
+    // Unreadable files keep what was known: erin stays hidden.
+    std::filesystem::remove(w.host_dir / "passwd");
+    w.handler->refresh_host_names();
+    assert_int_equal(w.by_name(Op::PwByName, "erin"), Status::NotFound);
+}
+
+// [access]: per PAM service, nobody by default, "*" for every active user,
+// Django group names or their NSS names; superusers get no bypass.
+void test_access_rules(void**) {
+    World w([](Config& c) {
+        c.nss.group_prefix = "dj-";
+        c.access.default_rule = {};
+        c.access.services["sshd"] = {"devs"};
+        c.access.services["web"] = {"*"};
+        c.access.services["ftp"] = {"dj-ops"};
+        c.access.services["closed"] = {};
+    });
+    // Listed group, by Django name and by NSS name.
+    assert_int_equal(w.auth("alice", "alice-pw", 0, "sshd"), Status::Ok);
+    assert_int_equal(w.auth("alice", "alice-pw", 0, "SSHD"), Status::Ok);   // libpam lower-cases
+    assert_int_equal(w.auth("alice", "alice-pw", 0, "ftp"), Status::Ok);
+    assert_int_equal(w.account("alice", {}, 0, {}, "sshd"), Status::Ok);
+    // Outside the list: like an unknown user to auth, PermDenied to account.
+    assert_int_equal(w.auth("erin", "erin-pw", 0, "sshd"), Status::NoUser);
+    assert_int_equal(w.auth("erin", "wrong", 0, "sshd"), Status::NoUser);
+    assert_int_equal(w.account("erin", {}, 0, {}, "sshd"), Status::PermDenied);
+    assert_int_equal(w.auth("boss", "boss-pw", 0, "sshd"), Status::NoUser);   // superuser: no bypass
+    assert_int_equal(w.account("boss", {}, proto::kRequireSuperuser, {}, "sshd"), Status::PermDenied);
+    // "*": every active user; inactive ones still not.
+    assert_int_equal(w.auth("erin", "erin-pw", 0, "web"), Status::Ok);
+    assert_int_equal(w.account("erin", {}, 0, {}, "web"), Status::Ok);
+    assert_int_equal(w.account("bob", {}, 0, {}, "web"), Status::Inactive);
+    // An empty rule, an unlisted service under an empty default, no service.
+    for (const char* service : {"closed", "login", ""}) {
+        assert_int_equal(w.auth("alice", "alice-pw", 0, service), Status::NoUser);
+        assert_int_equal(w.account("alice", {}, 0, {}, service), Status::PermDenied);
+    }
+    // Password changes follow the same rule.
+    w.cfg.passwords.allow_change = true;
+    assert_int_equal(w.change("erin", "erin-pw", "", proto::kCheckOnly, 0, "sshd"), Status::NoUser);
+    assert_int_equal(w.change("erin", "erin-pw", "", proto::kCheckOnly, 0, "web"), Status::Ok);
+    // The module's own require_group narrows further.
+    assert_int_equal(w.account("alice", {"ops"}, 0, {}, "web"), Status::Ok);
+    assert_int_equal(w.account("erin", {"ops"}, 0, {}, "web"), Status::PermDenied);
+}
+
+void test_id_ranges(void**) {
+    assert_true(id_range_problems("uid", 200001, 2147483647, {0, 1000, 65534}).empty());
+    auto p = id_range_problems("uid", 60001, 70000, {0, 1000, 65534, 60010, 69000});
+    assert_int_equal(p.size(), 3);   // nobody, systemd's dynamic range, 2 local uids
+    assert_non_null(strstr(p[0].c_str(), "65534"));
+    assert_non_null(strstr(p[1].c_str(), "61184-65519"));
+    assert_non_null(strstr(p[2].c_str(), "2 local uids (60010, ...)"));
+    assert_int_equal(id_range_problems("gid", 1001, 2000, {1500}).size(), 1);
+}
+
 }  // namespace
 
 int main() {
     log::init(false, false);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_authenticate),
+        cmocka_unit_test(test_host_names_hidden),
+        cmocka_unit_test(test_host_names_prefix),
+        cmocka_unit_test(test_host_names_refresh),
+        cmocka_unit_test(test_access_rules),
+        cmocka_unit_test(test_id_ranges),
         cmocka_unit_test(test_no_rehash_unless_enabled),
         cmocka_unit_test(test_change_password),
         cmocka_unit_test(test_account),

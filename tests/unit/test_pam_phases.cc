@@ -116,6 +116,15 @@ struct FakeIo final : dj::pam::PamIo {
         return PAM_SUCCESS;
     }
     void fail_delay(unsigned usec) override { delay_usec = usec; ++delays; }
+    // What the host's getpwnam says: nothing by default (a web-only host).
+    dj::pam::HostUser host = dj::pam::HostUser::None;
+    uint32_t host_uid = 0;
+    int host_lookups = 0;
+    dj::pam::HostUser host_user(const std::string&, uint32_t& uid) override {
+        ++host_lookups;
+        uid = host_uid;
+        return host;
+    }
 
     bool logged(const std::string& what) const {
         for (const auto& l : logs)
@@ -140,6 +149,7 @@ struct FakeDaemon {
     Status status = Status::Ok;
     std::string text;          // reason / message in the answer
     bool send_text = true;
+    std::optional<uint32_t> served_uid;   // PwByName: the Django uid, or NotFound
     int calls = 0;
     std::vector<Request> seen;
 
@@ -160,11 +170,14 @@ struct FakeDaemon {
                 break;
             case Op::Account:
                 r.user = rd.str(); r.groups = rd.strs(); r.flags = rd.u32();
-                r.permissions = rd.strs();
+                r.permissions = rd.strs(); r.service = rd.str();
                 break;
             case Op::ChangePassword:
                 r.user = rd.str(); r.old_password = rd.str(); r.new_password = rd.str();
-                r.flags = rd.u32();
+                r.flags = rd.u32(); r.service = rd.str();
+                break;
+            case Op::PwByName:
+                r.user = rd.str();
                 break;
             default:
                 fail_msg("unexpected op %d", static_cast<int>(r.op));
@@ -179,13 +192,18 @@ struct FakeDaemon {
             return resp;
         }
         Op answer_op = mode == Mode::WrongOp ? Op::Hello : r.op;
-        dj::proto::Writer w(answer_op, status);
-        if (send_text && r.op != Op::Authenticate) w.str(text);
+        const Status answer = r.op == Op::PwByName ? (served_uid ? Status::Ok : Status::NotFound) : status;
+        dj::proto::Writer w(answer_op, answer);
+        if (r.op == Op::PwByName) {
+            if (served_uid) w.passwd({r.user, *served_uid, 100, "", "/home/" + r.user, "/bin/sh"});
+        } else if (send_text && r.op != Op::Authenticate) {
+            w.str(text);
+        }
         auto& f = w.finish();
         resp.frame.assign(reinterpret_cast<const char*>(f.data()) + 4, f.size() - 4);
         if (mode == Mode::BadVersion) resp.frame[0] = 99;
         resp.transport = dj::client::Transport::Ok;
-        resp.status = status;
+        resp.status = answer;
         return resp;
     }
 };
@@ -704,11 +722,87 @@ void test_helpers(void**) {
     assert_true(dj::pam::plausible_user_name("a"));
 }
 
+// --- whose user: the host's name service decides ---------------------------------
+
+// A name the host resolves to a uid other than the daemon's is not ours, in
+// every phase, whatever the daemon would answer; resolved to the Django uid,
+// or not at all, it is.
+void test_local_account_is_not_ours(void**) {
+    using dj::pam::HostUser;
+    const int kPrelim = PAM_PRELIM_CHECK;
+    for (int phase = 0; phase < 3; ++phase) {
+        World w;   // root, a local account; the daemon would say Ok
+        w.io.user = "root";
+        w.io.host = HostUser::Found;
+        w.io.host_uid = 0;
+        w.io.answers = {kPassword};
+        int rc = phase == 0 ? w.auth() : phase == 1 ? w.acct() : w.chauthtok(kPrelim);
+        assert_int_equal(rc, PAM_USER_UNKNOWN);
+        for (const auto& r : w.fake.seen) assert_int_equal(static_cast<int>(r.op), static_cast<int>(Op::PwByName));
+        assert_true(w.io.logged("resolves this name to uid 0, not to a Django user; user=root"));
+        if (phase == 0) assert_int_equal(w.io.prompts, 1);   // asked, like any other user
+
+        World i;   // ignore_unknown_user lets the next module decide
+        i.args.ignore_unknown_user = true;
+        i.io.user = "root";
+        i.io.host = HostUser::Found;
+        i.io.answers = {kPassword};
+        rc = phase == 0 ? i.auth() : phase == 1 ? i.acct() : i.chauthtok(kPrelim);
+        assert_int_equal(rc, PAM_IGNORE);
+    }
+    World d;   // the daemon serves the name, but with another uid
+    d.io.host = HostUser::Found;
+    d.io.host_uid = 1000;
+    d.fake.served_uid = 200001;
+    assert_int_equal(d.acct(), PAM_USER_UNKNOWN);
+    World o;   // the host's answer is the Django entry: ours
+    o.io.host = HostUser::Found;
+    o.io.host_uid = 200001;
+    o.fake.served_uid = 200001;
+    o.io.answers = {kPassword};
+    assert_int_equal(o.auth(), PAM_SUCCESS);
+    assert_int_equal(o.fake.calls, 2);
+    assert_int_equal(static_cast<int>(o.last().op), static_cast<int>(Op::Authenticate));
+    World n;   // no passwd entry at all (a web-only host): ours, no lookup
+    n.io.answers = {kPassword};
+    assert_int_equal(n.auth(), PAM_SUCCESS);
+    assert_int_equal(n.fake.calls, 1);
+    assert_int_equal(n.io.host_lookups, 1);
+    World e;   // the lookup failed: nobody can tell
+    e.io.host = HostUser::Error;
+    e.io.answers = {kPassword};
+    assert_int_equal(e.auth(), PAM_AUTHINFO_UNAVAIL);
+    assert_int_equal(e.fake.calls, 0);
+    World u;   // the daemon is down: unavailable, not unknown
+    u.io.host = HostUser::Found;
+    u.io.host_uid = 200001;
+    u.fake.mode = FakeDaemon::Mode::Down;
+    assert_int_equal(u.acct(), PAM_AUTHINFO_UNAVAIL);
+}
+
+// The service goes to the daemon in every phase: its [access] rule decides.
+void test_service_sent(void**) {
+    World a;
+    assert_int_equal(a.acct(), PAM_SUCCESS);
+    assert_string_equal(a.last().service.c_str(), "sshd");
+    World c;
+    c.io.answers = {kPassword};
+    assert_int_equal(c.chauthtok(PAM_PRELIM_CHECK), PAM_SUCCESS);
+    assert_string_equal(c.last().service.c_str(), "sshd");
+    World d;   // left out by [access]: the daemon's PermDenied
+    d.fake.status = Status::PermDenied;
+    d.fake.text = "not allowed to log in through this service ([access] sshd = admins)";
+    assert_int_equal(d.acct(), PAM_PERM_DENIED);
+    assert_true(d.io.logged("[access] sshd = admins"));
+}
+
 }  // namespace
 
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_success),
+        cmocka_unit_test(test_local_account_is_not_ours),
+        cmocka_unit_test(test_service_sent),
         cmocka_unit_test(test_auth_wrong_password),
         cmocka_unit_test(test_auth_unknown_user),
         cmocka_unit_test(test_auth_unavailable),
