@@ -150,7 +150,10 @@ def e2e(tmp_path_factory):
                        env=django_env(db_engine="sqlite3", db_name=db),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    daemon = Daemon(BUILD, work / "authd", dict(engine="sqlite3", name=str(db)))
+    # Who may log in where, as the README's guides say for each service.
+    access = {"default": "", "sshd": "ssh-users", "vsftpd": "ftp-users", "django-web": "*",
+              "django-web-developers": "*"}
+    daemon = Daemon(BUILD, work / "authd", dict(engine="sqlite3", name=str(db)), access=access)
     daemon.start()
     ns = None
     try:

@@ -106,11 +106,13 @@ def test_refused(sshd, user, password, why, method):
     assert "Permission denied" in err or err == "" or "closed" in err, err
 
 
-def test_bob_is_refused_by_the_account_phase(sshd):
-    """bob's password is right; the account phase (require_group) refuses."""
+def test_bob_is_refused_by_the_access_rule(sshd, e2e):
+    """bob's password is right, but "[access] sshd = ssh-users" leaves him out:
+    the daemon answers as for an unknown user, after the same dummy hash."""
     sshd.ssh("bob", "builder")
     assert "Accepted password for bob" not in sshd.log()
-    assert "Access denied for user bob by PAM account configuration" in sshd.log()
+    assert "user=bob service=sshd" in e2e.daemon.log_text()
+    assert "not allowed by [access] sshd = ssh-users" in e2e.daemon.log_text()
 
 
 def test_local_user_still_logs_in(sshd):
