@@ -66,11 +66,12 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
     }
     if (r.status() != Status::Ok) return status_only(r.op(), Status::BadRequest);
     Op op = r.op();
-    refresh_host_names();
     if (log::debug_enabled())
         log::say(LOG_DEBUG, "request %s from uid %u pid %d, %zu bytes", proto::op_name(op), unsigned(peer.uid),
                  int(peer.pid), frame.size());
     try {
+        // A name that became local since the last request is hidden now.
+        refresh_host_names();
         switch (op) {
             case Op::Hello: {
                 if (!r.at_end()) return status_only(op, Status::BadRequest);

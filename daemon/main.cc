@@ -51,7 +51,12 @@ std::jthread watch_host_names(dj::Handler& handler) {
         std::unique_lock<std::mutex> lock(m);
         while (!stop.stop_requested()) {
             cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
-            if (!stop.stop_requested()) handler.refresh_host_names();
+            if (stop.stop_requested()) break;
+            try {
+                handler.refresh_host_names();
+            } catch (const std::exception& e) {
+                dj::log::say(LOG_ERR, "re-reading the host's passwd and group files: %s", e.what());
+            }
         }
     });
 }

@@ -27,6 +27,8 @@ if [ "$mode" = setup ]; then
     )
     chmod 644 /srv/site/db.sqlite3
     printf '@include common-auth\n@include common-account\n' >/etc/pam.d/djsmoke
+    # Who may log in through it: the installed default lets nobody in.
+    echo "djsmoke = developers" >>/etc/django-auth/django-auth.conf
     cp "$0" /usr/local/sbin/package-boot-check
     cat >/etc/systemd/system/package-boot-check.service <<UNIT
 [Unit]

@@ -89,9 +89,9 @@ mkdir -p /srv/site && chmod 755 /srv/site
     /usr/bin/python3 -c '
 import django; django.setup()
 from django.contrib.auth.models import User
-# A Django account named like a local account, with its own password.
+# A Django account named like a local account, with its own password
+# (seed_demo.py made a Django "root" too).
 User.objects.create_user("pkglocal", "", "django-password")
-User.objects.create_user("root", "", "django-root-password", is_superuser=True)
 '
 ) >/tmp/django.log 2>&1 || { bad "make the Django site"; cat /tmp/django.log; }
 chmod 644 /srv/site/db.sqlite3
@@ -142,7 +142,7 @@ refute "carol (inactive in Django) is refused" pam djsmoke carol singer
 refute "nobody-here (no such user anywhere) is refused" pam djsmoke nobody-here whatever
 check "pkglocal logs in with the local password" pam djsmoke pkglocal local-password
 refute "pkglocal is refused with the password of the Django pkglocal" pam djsmoke pkglocal django-password
-refute "root is refused with the password of the Django root" pam djsmoke root django-root-password
+refute "root is refused with the password of the Django root" pam djsmoke root django-root-pass
 
 echo "== the daemon stopped"
 stop_daemon
