@@ -78,7 +78,10 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
                 return Reply{std::move(w.finish()), false};
             }
             case Op::Authenticate: return authenticate(r, peer);
-            case Op::Account: return account(r);
+            case Op::Account:
+                // Staff, superuser, groups and permissions: for those who may log users in.
+                if (!trusted_caller(op, peer)) return with_text(op, Status::Denied, "caller not allowed");
+                return account(r);
             case Op::ChangePassword: return change_password(r, peer);
             case Op::PwByName:
             case Op::PwByUid:
@@ -100,6 +103,8 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
                 return status_only(op, Status::Ok);
             case Op::Stats: {
                 if (!r.at_end()) return status_only(op, Status::BadRequest);
+                // The database's name and the counters are nobody else's business.
+                if (!trusted_caller(op, peer)) return status_only(op, Status::Denied);
                 return with_text(op, Status::Ok, stats_text());
             }
             case Op::ThrottleList:
@@ -137,6 +142,14 @@ std::optional<Reply> Handler::cached(std::string_view frame, const Peer& peer) n
     } catch (...) {
         return std::nullopt;  // the worker answers it
     }
+}
+
+bool Handler::trusted_caller(Op op, const Peer& peer) {
+    if (clients_.allows(peer)) return true;
+    denied_++;
+    log::say(LOG_WARNING, "%s refused: caller uid %u pid %d is not an auth client", proto::op_name(op),
+             unsigned(peer.uid), int(peer.pid));
+    return false;
 }
 
 // --- Authenticate -----------------------------------------------------------------

@@ -60,6 +60,8 @@ private:
     Reply change_password(proto::Reader& r, const Peer& peer);
     Reply lookup(proto::Op op, proto::Reader& r, std::string_view frame);
     Reply throttle_op(proto::Op op, proto::Reader& r, const Peer& peer);
+    // uid 0 or an auth client (AuthClients); otherwise counted and logged.
+    bool trusted_caller(proto::Op op, const Peer& peer);
     // A failed password check: counted by the throttle, logged when it locks.
     void count_failure(const std::string& user, const std::string& client);
 

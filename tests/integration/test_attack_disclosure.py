@@ -1,0 +1,148 @@
+"""Unprivileged local users attacking django-authd: every local user may talk
+to the daemon, so every one is a possible attacker. What they may learn
+(account details, counters, the shared cache file, the daemon's memory), what
+failed logins tell by their timing, and how secrets are kept off command
+lines and out of files others can read."""
+import pathlib
+import secrets
+import struct
+import subprocess
+
+import djproto
+from conftest import BUILD, SANITIZE
+from fixtures_daemon import Daemon, run_as_nobody
+from nss_harness import NssRunner
+
+AUTHCTL = BUILD / "django-authctl"
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+DENIED, OK = djproto.STATUS["Denied"], djproto.STATUS["Ok"]
+
+
+def authctl(d, *args, as_nobody=False, **kw):
+    cmd = [str(AUTHCTL), *args, "--socket", str(d.socket)]
+    return subprocess.run((NOBODY if as_nobody else []) + cmd, capture_output=True, text=True, timeout=60, **kw)
+
+
+# --- account details and counters ---------------------------------------------------------
+
+# Account (staff required), Stats, then what NSS shows anyway: PwByName,
+# GroupsOfUser, Hello.
+ASK_ALL = '''
+print(call(3, s("user005") + struct.pack(">III", 0, 1, 0)), call(31, b""),
+      call(10, s("user005")), call(23, s("user005")), call(1, b""))
+'''
+
+
+def test_account_and_stats_only_for_auth_clients(daemon_sqlite):
+    d = daemon_sqlite
+    r = run_as_nobody(d.socket, ASK_ALL)
+    assert r.returncode == 0, r.stderr
+    assert [int(x) for x in r.stdout.split()] == [DENIED, DENIED, OK, OK, OK]
+    log = d.log_text()
+    assert "account refused: caller uid 65534" in log and "stats refused: caller uid 65534" in log
+    # Root still gets them, and django-authctl status shows the counters.
+    with d.client() as c:
+        assert c.account("user005")[0] in ("Ok", "PermDenied", "Inactive")
+        assert "database" in c.stats()
+    r = authctl(d, "status")
+    assert r.returncode == 0 and "database " in r.stdout and "auth_ok " in r.stdout, r.stderr
+    # Anyone else: the daemon answers, the counters are not shown.
+    r = authctl(d, "status", as_nobody=True)
+    assert r.returncode == 0 and "protocol " in r.stdout, r.stderr
+    assert "database" not in r.stdout and "auth_ok" not in r.stdout and "not allowed" in r.stderr
+
+
+def test_account_and_stats_for_a_listed_client(sqlite_population, tmp_path):
+    with Daemon(BUILD, tmp_path / "d", sqlite_population.db_section, sqlite_population,
+                daemon={"auth_clients": "nobody"}) as d:
+        r = run_as_nobody(d.socket, ASK_ALL)
+        assert r.returncode == 0, r.stderr
+        account, stats = [int(x) for x in r.stdout.split()][:2]
+        assert account != DENIED and stats == OK
+
+
+# --- the shared cache file ------------------------------------------------------------------
+
+def files_under(root):
+    return sorted(p for p in pathlib.Path(root).rglob("*") if p.is_file())
+
+
+READ_ALL = '''
+import pathlib
+out = []
+for p in sorted(pathlib.Path(sys.argv[2]).rglob("*")):
+    if p.is_file():
+        try:
+            data = p.read_bytes()
+        except OSError:
+            continue
+        out.append("%s %d %d" % (p.name, sys.argv[3].encode() in data, sys.argv[4].encode() in data))
+print(";".join(out))
+'''
+
+
+def read_as_nobody(d, secret, known):
+    r = subprocess.run(NOBODY + ["/usr/bin/python3", "-c", "import sys\n" + READ_ALL, str(d.socket), str(d.sockdir),
+                                 secret, known], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return {name: (bool(int(s)), bool(int(k))) for name, s, k in (x.split() for x in r.stdout.strip().split(";") if x)}
+
+
+def slots(data):
+    """(slot_size, slot_count, [slot bytes]) of a cache file (client_mmap.h)."""
+    magic, version, header_size, slot_size, slot_count = struct.unpack_from("<QIIII", data)
+    assert magic == 0x31304d48534a4444 and header_size == 64
+    return [data[64 + i * slot_size:64 + (i + 1) * slot_size] for i in range(slot_count)]
+
+
+def no_records(data):
+    # Every slot zero but its sequence number.
+    return all(not any(s[4:]) for s in slots(data))
+
+
+def test_shared_file_publishes_only_found_entries_and_is_wiped(sqlite_population, tmp_path):
+    pop = sqlite_population
+    # Something typed at a login prompt that is not a user name: a password.
+    secret = "Tr0ub4dor&3-" + secrets.token_hex(6)
+    d = Daemon(BUILD, tmp_path / "d", pop.db_section, pop)
+    with d:
+        cache = d.socket.parent / "cache"
+        with d.client() as c:
+            assert c.pw_by_name(secret) == "NotFound"
+            assert c.gr_by_name(secret) == "NotFound"
+            assert c.groups_of_user(secret) == "NotFound"
+            assert c.pw_by_name("user001")["uid"] == 200001
+        # Through the NSS module too, as a program looking the name up does.
+        nss = NssRunner(BUILD, d.socket, sanitize=SANITIZE)
+        assert nss.getent("passwd", secret).returncode == 2
+        assert nss.getent("passwd", "user001").returncode == 0
+        # Every file beside the socket, read by any user and by root: the
+        # found entry is there (the file is readable), the typed secret not.
+        seen = read_as_nobody(d, secret, "user001")
+        assert seen.get("cache") == (False, True), seen
+        assert all(not has_secret for has_secret, _ in seen.values()), seen
+        for p in files_under(d.sockdir):
+            assert secret.encode() not in p.read_bytes(), p
+        # The daemon still knows it is not found (its private cache answers).
+        with d.client() as c:
+            assert c.pw_by_name(secret) == "NotFound"
+            st = c.stats()
+            assert int(st["cache_hits"]) >= 1
+        # Flush: the file holds no record at all.
+        with d.client() as c:
+            assert c.flush() == "Ok"
+        data = cache.read_bytes()
+        assert no_records(data) and b"user001" not in data
+        # Filled again, then the daemon stops: a reader that kept the file
+        # open finds nothing in it.
+        with d.client() as c:
+            assert c.pw_by_name("user002")["uid"] == 200002
+        held = open(cache, "rb")
+    try:
+        assert not cache.exists()
+        data = held.read()
+        assert b"user002" not in data and secret.encode() not in data and no_records(data)
+    finally:
+        held.close()
+    log = d.log_text()
+    assert secret not in log
