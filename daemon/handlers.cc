@@ -195,8 +195,7 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
     Scrub scrub_hash{u->password};
     VerifyResult v = hashers_.verify(password, u->password);
     if (!v.ok()) {
-        // An unusable ('!') or unparseable value costs a hash too, as in Django.
-        if (v.status != VerifyStatus::Mismatch) hashers_.dummy_hash(password);
+        // An unusable ('!') or unparseable value cost one hash in verify(), as in Django.
         auth_fail_++;
         log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(),
                  v.status == VerifyStatus::Mismatch ? "wrong password"
@@ -306,7 +305,6 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     Scrub s3{u->password};
     VerifyResult v = hashers_.verify(old_pw, u->password);
     if (!v.ok()) {
-        if (v.status != VerifyStatus::Mismatch) hashers_.dummy_hash(old_pw);
         log::say(LOG_NOTICE, "password change failed: user=%s uid=%u: wrong password", log::printable(user).c_str(),
                  unsigned(peer.uid));
         count_failure(user, client);

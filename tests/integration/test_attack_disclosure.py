@@ -5,8 +5,11 @@ failed logins tell by their timing, and how secrets are kept off command
 lines and out of files others can read."""
 import pathlib
 import secrets
+import sqlite3
+import statistics
 import struct
 import subprocess
+import time
 
 import djproto
 from conftest import BUILD, SANITIZE
@@ -146,3 +149,83 @@ def test_shared_file_publishes_only_found_entries_and_is_wiped(sqlite_population
         held.close()
     log = d.log_text()
     assert secret not in log
+
+
+# --- timing of failures -------------------------------------------------------------------------
+
+ITERATIONS = 150000
+
+
+def make_hash(password, iterations):
+    r = subprocess.run([str(AUTHCTL), "make-hash", "--algorithm", "pbkdf2_sha256", "--iterations", str(iterations)],
+                       input=password, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def timing_database(source, dest, iterations=ITERATIONS):
+    """A copy of the SQLite database `source` (4 active users or more whose
+    names start with "user") with: `target` (active, pbkdf2 at `iterations`),
+    `sleeper` (inactive), `locked` (an unusable '!' value), `old` (pbkdf2 at a
+    third of `iterations`: a wrong password is topped up by harden_runtime).
+    Returns their names. bench/failure_timing.py uses it too."""
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(dest)
+    src.backup(dst)
+    src.close()
+    rows = dst.execute("select id, username from auth_user where is_active = 1 and username like 'user%' "
+                       "order by id limit 4").fetchall()
+    names = dict(zip(["target", "sleeper", "locked", "old"], rows))
+    dst.execute("update auth_user set password = ? where id = ?", (make_hash("right-pw", iterations), names["target"][0]))
+    dst.execute("update auth_user set password = ?, is_active = 0 where id = ?",
+                (make_hash("right-pw", iterations), names["sleeper"][0]))
+    dst.execute("update auth_user set password = ? where id = ?", ("!" + secrets.token_urlsafe(30), names["locked"][0]))
+    dst.execute("update auth_user set password = ? where id = ?",
+                (make_hash("right-pw", iterations // 3), names["old"][0]))
+    dst.commit()
+    dst.close()
+    return {k: v[1] for k, v in names.items()}
+
+
+def measure_failures(d, names, rounds):
+    """What a failed Authenticate of each kind costs against a wrong
+    password: per kind, the median over `rounds` rounds of its time over the
+    wrong password's time in the same round (each round tries every kind
+    once, in a rotating order, so that load on the machine, which comes and
+    goes, falls on both sides of each ratio). Returns ({kind: ratio}, the
+    wrong password's median seconds). bench/failure_timing.py uses it too."""
+    kinds = {"wrong password": (names["target"], "WrongPassword"),
+             "unknown user": ("nobody-by-that-name", "NoUser"),
+             "inactive user": (names["sleeper"], "NoUser"),
+             "unusable '!' password": (names["locked"], "WrongPassword"),
+             "outdated hash, wrong password": (names["old"], "WrongPassword")}
+    samples = {k: [] for k in kinds}
+    with d.client(timeout=30) as c:
+        for _ in range(2):   # warm up: connections, the database's pages
+            for user, _ in kinds.values():
+                c.authenticate(user, "not-it")
+        for i in range(rounds):
+            order = list(kinds.items())
+            order = order[i % len(order):] + order[:i % len(order)]
+            for kind, (user, expect) in order:
+                t = time.perf_counter()
+                assert c.authenticate(user, "not-it-%d" % i) == expect, kind
+                samples[kind].append(time.perf_counter() - t)
+    wrong = samples["wrong password"]
+    ratios = {k: statistics.median(s / w for s, w in zip(v, wrong)) for k, v in samples.items()}
+    return ratios, statistics.median(wrong)
+
+
+def test_every_failure_costs_one_hash_of_the_same_work(sqlite_population, tmp_path):
+    """CVE-2024-39329's class: an unknown user, an inactive one, an unusable
+    password and a wrong password must not be told apart by their timing."""
+    names = timing_database(sqlite_population.db_section["name"], tmp_path / "timing.sqlite3")
+    d = Daemon(BUILD, tmp_path / "d", {"engine": "sqlite3", "name": str(tmp_path / "timing.sqlite3")},
+               passwords={"hashers": "pbkdf2_sha256, pbkdf2_sha1", "pbkdf2_iterations": ITERATIONS})
+    with d:
+        ratios, wrong = measure_failures(d, names, rounds=31)
+    ratios = {k: round(v, 3) for k, v in ratios.items()}
+    print("failure time / wrong password:", ratios, "wrong password: %.1f ms" % (wrong * 1000))
+    assert wrong > 0.004, wrong   # the hash dominates the round trip
+    for kind, ratio in ratios.items():
+        assert 0.75 <= ratio <= 1.33, (kind, ratios)
