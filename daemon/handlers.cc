@@ -169,19 +169,15 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
                             " rhost=" + log::printable(rhost) + " uid=" + std::to_string(peer.uid);
     const std::string client = Throttle::client_key(peer.uid, rhost);
 
-    // A locked-out user or client is refused before the database is asked
-    // and without a hash: the answer says so anyway (Throttled), and the
-    // hashing is what a brute force would cost us.
-    const char* what = "";
-    if (uint32_t left = throttle_.locked(user, client, what)) {
+    auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
+    // A locked-out user is refused without a hash (see throttle.h).
+    const std::string tkey = Throttle::user_key(u ? std::optional<int64_t>(u->id) : std::nullopt, user);
+    const std::string label = u ? u->username : user;
+    if (throttle_refuses(tkey, client, "authentication refused: " + who)) {
+        if (u) wipe(u->password);
         auth_fail_++;
-        throttled_++;
-        log::say(LOG_NOTICE, "authentication refused: %s: %s locked out for %s", who.c_str(), what,
-                 left == UINT32_MAX ? "until reset" : (std::to_string(left) + "s").c_str());
         return status_only(op, Status::Throttled);
     }
-
-    auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
     if (!u || !u->is_active) {
         // Django runs the preferred hasher once for an unknown or inactive
         // user, so the time taken does not tell who exists.
@@ -189,7 +185,7 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
         hashers_.dummy_hash(password);
         auth_fail_++;
         log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(), u ? "inactive" : "no such user");
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return status_only(op, Status::NoUser);
     }
     Scrub scrub_hash{u->password};
@@ -201,10 +197,10 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
                  v.status == VerifyStatus::Mismatch ? "wrong password"
                  : v.status == VerifyStatus::Unusable ? "unusable password"
                                                       : ("stored value not usable: " + v.reason).c_str());
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return status_only(op, Status::WrongPassword);
     }
-    throttle_.success(user);
+    throttle_.success(tkey);
     auth_ok_++;
     log::say(LOG_INFO, "authenticated: %s", who.c_str());
     // Optional writes; a failure here does not undo the successful check.
@@ -288,18 +284,18 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     if (!check_only && new_pw.empty()) return with_text(op, Status::BadRequest, "empty new password");
 
     const std::string client = Throttle::client_key(peer.uid, {});
-    const char* what = "";
-    if (throttle_.locked(user, client, what)) {
-        throttled_++;
-        log::say(LOG_NOTICE, "password change refused: user=%s uid=%u: %s locked out", log::printable(user).c_str(),
-                 unsigned(peer.uid), what);
+    auto u = db_.user_by_name(user);
+    const std::string tkey = Throttle::user_key(u ? std::optional<int64_t>(u->id) : std::nullopt, user);
+    const std::string label = u ? u->username : user;
+    if (throttle_refuses(tkey, client,
+                         "password change refused: user=" + log::printable(user) + " uid=" + std::to_string(peer.uid))) {
+        if (u) wipe(u->password);
         return with_text(op, Status::Throttled, "too many failed attempts");
     }
-    auto u = db_.user_by_name(user);
     if (!u || !u->is_active) {
         if (u) wipe(u->password);
         hashers_.dummy_hash(old_pw);
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return with_text(op, Status::NoUser, "no such user");
     }
     Scrub s3{u->password};
@@ -307,10 +303,10 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     if (!v.ok()) {
         log::say(LOG_NOTICE, "password change failed: user=%s uid=%u: wrong password", log::printable(user).c_str(),
                  unsigned(peer.uid));
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return with_text(op, Status::WrongPassword, "wrong password");
     }
-    throttle_.success(user);
+    throttle_.success(tkey);
     if (check_only) return with_text(op, Status::Ok, "");
     std::string encoded = hashers_.encode(new_pw);
     Scrub s4{encoded};
@@ -322,10 +318,20 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
 
 // --- Throttle ---------------------------------------------------------------------
 
-void Handler::count_failure(const std::string& user, const std::string& client) {
-    if (throttle_.failure(user, client))
+bool Handler::throttle_refuses(const std::string& key, const std::string& client, const std::string& who) {
+    const char* what = "";
+    const uint32_t left = throttle_.locked(key, client, what);
+    if (left == 0) return false;
+    throttled_++;
+    log::say(LOG_NOTICE, "%s: %s locked out for %s", who.c_str(), what,
+             left == UINT32_MAX ? "until reset" : (std::to_string(left) + "s").c_str());
+    return true;
+}
+
+void Handler::count_failure(const std::string& key, const std::string& client, const std::string& label) {
+    if (throttle_.failure(key, client, Throttle::Clock::now(), label))
         log::say(LOG_WARNING, "too many failed logins: user=%s client=%s locked out for %s",
-                 log::printable(user).c_str(), client.empty() ? "-" : log::printable(client).c_str(),
+                 log::printable(label).c_str(), client.empty() ? "-" : log::printable(client).c_str(),
                  cfg_.throttle.unlock_time > 0 ? (std::to_string(cfg_.throttle.unlock_time) + "s").c_str()
                                                : "until reset");
 }
@@ -343,7 +349,19 @@ Reply Handler::throttle_op(Op op, proto::Reader& r, const Peer& peer) {
     }
     if (op == Op::ThrottleReset) {
         if (kind != "user" && kind != "client") return status_only(op, Status::BadRequest);
-        if (!throttle_.reset(kind, name)) return status_only(op, Status::NotFound);
+        bool found = throttle_.reset(kind, name);   // a record labelled `name`, or the client
+        if (kind == "user") {
+            // The user the database finds for this spelling, and the name as typed.
+            try {
+                if (auto u = db_.user_by_name(name)) {
+                    wipe(u->password);
+                    found |= throttle_.reset(kind, Throttle::user_key(u->id, name));
+                }
+            } catch (const db::DbUnavailable&) {
+            }
+            found |= throttle_.reset(kind, Throttle::user_key(std::nullopt, name));
+        }
+        if (!found) return status_only(op, Status::NotFound);
         log::say(LOG_NOTICE, "throttle reset: %s=%s by pid %d", kind.c_str(), log::printable(name).c_str(),
                  int(peer.pid));
         return status_only(op, Status::Ok);
