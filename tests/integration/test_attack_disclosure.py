@@ -3,12 +3,15 @@ to the daemon, so every one is a possible attacker. What they may learn
 (account details, counters, the shared cache file, the daemon's memory), what
 failed logins tell by their timing, and how secrets are kept off command
 lines and out of files others can read."""
+import os
 import pathlib
 import secrets
+import shutil
 import sqlite3
 import statistics
 import struct
 import subprocess
+import tempfile
 import time
 
 import djproto
@@ -16,7 +19,9 @@ from conftest import BUILD, SANITIZE
 from fixtures_daemon import Daemon, run_as_nobody
 from nss_harness import NssRunner
 
+TOP = pathlib.Path(__file__).resolve().parents[2]
 AUTHCTL = BUILD / "django-authctl"
+AUTHD = BUILD / "django-authd"
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 DENIED, OK = djproto.STATUS["Denied"], djproto.STATUS["Ok"]
 
@@ -71,6 +76,7 @@ def files_under(root):
 
 
 READ_ALL = '''
+import os
 import pathlib
 out = []
 for p in sorted(pathlib.Path(sys.argv[2]).rglob("*")):
@@ -229,3 +235,83 @@ def test_every_failure_costs_one_hash_of_the_same_work(sqlite_population, tmp_pa
     assert wrong > 0.004, wrong   # the hash dominates the round trip
     for kind, ratio in ratios.items():
         assert 0.75 <= ratio <= 1.33, (kind, ratios)
+
+
+# --- the daemon's memory -----------------------------------------------------------------
+
+def test_daemon_is_not_dumpable(sqlite_population, tmp_path):
+    """Run as an ordinary user (nobody), the daemon is still not dumpable:
+    the same user cannot read its environment or memory, nor ptrace it, and
+    it writes no core file."""
+    pop = sqlite_population
+    top = pathlib.Path(tempfile.mkdtemp(prefix="djauth-nodump-"))
+    try:
+        os.chmod(top, 0o755)
+        db = top / "db.sqlite3"
+        shutil.copyfile(pop.db_section["name"], db)
+        os.chown(db, 65534, 65534)
+        wrapper = top / "authd-as-nobody"
+        wrapper.write_text("#!/bin/sh\nexec %s %s \"$@\"\n" % (" ".join(NOBODY), AUTHD))
+        wrapper.chmod(0o755)
+        d = Daemon(BUILD, top / "work", {"engine": "sqlite3", "name": str(db)}, pop, binary=wrapper)
+        os.chmod(d.workdir, 0o755)
+        os.chmod(d.config, 0o644)   # no secret in it; nobody must read it
+        os.chown(d.sockdir, 65534, 65534)
+        with d:
+            pid = d.proc.pid
+            status = pathlib.Path("/proc/%d/status" % pid).read_text()
+            assert "\nUid:\t65534\t65534\t65534\t65534\n" in status, status
+            # Not dumpable: /proc/PID/* belongs to root, not to the daemon's user.
+            assert os.stat("/proc/%d/environ" % pid).st_uid == 0
+            assert os.stat("/proc/%d/mem" % pid).st_uid == 0
+            probe = r'''
+import ctypes, errno, os, sys
+pid = int(sys.argv[1])
+out = []
+for f in ("environ", "mem", "maps"):
+    try:
+        open("/proc/%d/%s" % (pid, f), "rb").read(1)
+        out.append(f + "=read")
+    except OSError as e:
+        out.append(f + "=" + errno.errorcode[e.errno])
+libc = ctypes.CDLL(None, use_errno=True)
+rc = libc.ptrace(16, pid, None, None)   # PTRACE_ATTACH
+out.append("ptrace=" + ("attached" if rc == 0 else errno.errorcode[ctypes.get_errno()]))
+print(" ".join(out))
+'''
+            r = subprocess.run(NOBODY + ["/usr/bin/python3", "-c", probe, str(pid)], capture_output=True, text=True,
+                               timeout=30)
+            assert r.returncode == 0, r.stderr
+            got = dict(x.split("=") for x in r.stdout.split())
+            assert got["environ"] in ("EACCES", "EPERM") and got["mem"] in ("EACCES", "EPERM"), got
+            assert got["ptrace"] == "EPERM", got
+            limits = pathlib.Path("/proc/%d/limits" % pid).read_text()
+            core = next(l for l in limits.splitlines() if l.startswith("Max core file size"))
+            assert core.split()[4:6] == ["0", "0"], core
+            with d.client() as c:
+                assert c.pw_by_name("user001")["uid"] == 200001
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_root_daemon_writes_no_core(daemon_sqlite):
+    limits = pathlib.Path("/proc/%d/limits" % daemon_sqlite.proc.pid).read_text()
+    core = next(l for l in limits.splitlines() if l.startswith("Max core file size"))
+    assert core.split()[4:6] == ["0", "0"], core
+
+
+def test_modules_read_the_environment_with_secure_getenv(daemon_sqlite):
+    """The PAM and NSS modules and the client library run inside setuid
+    programs: every environment knob goes through secure_getenv."""
+    offenders = []
+    for folder in ("common", "nss", "pam"):
+        for p in sorted((TOP / folder).glob("*.cc")) + sorted((TOP / folder).glob("*.h")):
+            for n, line in enumerate(p.read_text().splitlines(), 1):
+                code = line.split("//")[0]
+                if "getenv(" in code and "secure_getenv(" not in code:
+                    offenders.append("%s:%d: %s" % (p.relative_to(TOP), n, line.strip()))
+    assert offenders == []
+    # The knob still works in an ordinary process.
+    nss = NssRunner(BUILD, daemon_sqlite.socket, sanitize=SANITIZE)
+    assert nss.run(["getent", "passwd", "user001"]).returncode == 0
+    assert nss.run(["getent", "passwd", "user001"], env_extra={"DJANGO_AUTH_NSS_LOOPS": "NO"}).returncode == 2
