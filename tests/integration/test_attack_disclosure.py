@@ -16,7 +16,7 @@ import time
 
 import djproto
 from conftest import BUILD, SANITIZE
-from fixtures_daemon import Daemon, run_as_nobody
+from fixtures_daemon import Daemon, run_as_nobody, write_config
 from nss_harness import NssRunner
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
@@ -76,7 +76,6 @@ def files_under(root):
 
 
 READ_ALL = '''
-import os
 import pathlib
 out = []
 for p in sorted(pathlib.Path(sys.argv[2]).rglob("*")):
@@ -298,6 +297,71 @@ def test_root_daemon_writes_no_core(daemon_sqlite):
     limits = pathlib.Path("/proc/%d/limits" % daemon_sqlite.proc.pid).read_text()
     core = next(l for l in limits.splitlines() if l.startswith("Max core file size"))
     assert core.split()[4:6] == ["0", "0"], core
+
+
+# --- secrets in files and on command lines ----------------------------------------------------------
+
+def check_config(path):
+    return subprocess.run([str(AUTHD), "--check-config", "--config", str(path)], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_password_file_readable_by_others_is_refused(tmp_path):
+    secret = "db-" + secrets.token_hex(8)
+    pw = tmp_path / "db-password"
+    pw.write_text(secret + "\n")
+    conf = write_config(tmp_path / "pf.conf", {"database": {"engine": "postgresql", "password_file": pw}})
+    for mode, gid, ok, why in [(0o644, 0, False, "readable by others"), (0o604, 0, False, "readable by others"),
+                               (0o640, 65534, False, "readable by group"), (0o640, 0, True, ""),
+                               (0o600, 65534, True, ""), (0o400, 0, True, "")]:
+        os.chown(pw, 0, gid)
+        os.chmod(pw, mode)
+        r = check_config(conf)
+        assert (r.returncode == 0) == ok, (oct(mode), gid, r.stderr)
+        assert why in r.stderr and secret not in r.stderr + r.stdout, (oct(mode), r.stderr)
+    # The daemon user's own group may read it.
+    conf2 = write_config(tmp_path / "pf2.conf", {"database": {"engine": "postgresql", "password_file": pw},
+                                                 "daemon": {"user": "nobody"}})
+    os.chown(pw, 0, 65534)   # nobody's primary group is nogroup (65534)
+    os.chmod(pw, 0o640)
+    r = check_config(conf2)
+    assert r.returncode == 0, r.stderr
+    # A config file with the password in it is a secret too.
+    conf3 = write_config(tmp_path / "inline.conf", {"database": {"engine": "postgresql", "password": secret}})
+    os.chmod(conf3, 0o644)
+    r = check_config(conf3)
+    assert r.returncode != 0 and "readable by others" in r.stderr and secret not in r.stderr
+    os.chmod(conf3, 0o600)
+    assert check_config(conf3).returncode == 0
+
+
+def test_check_hash_takes_the_hash_from_a_file_or_stdin(tmp_path):
+    encoded = make_hash("correct horse", 1000)
+    hf = tmp_path / "alice.hash"
+    hf.write_text(encoded + "\n")
+    pf = tmp_path / "alice.pw"
+    pf.write_text("correct horse")
+    run = lambda *a, **kw: subprocess.run([str(AUTHCTL), "check-hash", *a], capture_output=True, text=True,
+                                          timeout=30, **kw)
+    # Hash from a file, password on standard input: no hash on the command line.
+    assert run("--hash-file", str(hf), input="correct horse").returncode == 0
+    assert run("--hash-file", str(hf), input="wrong").returncode == 1
+    # Hash on standard input, password from a file.
+    assert run("--hash-file", "-", "--password-file", str(pf), input=encoded + "\n").returncode == 0
+    pf.write_text("wrong")
+    assert run("--hash-file", "-", "--password-file", str(pf), input=encoded).returncode == 1
+    # Both from standard input cannot be: a usage error.
+    r = run("--hash-file", "-", input=encoded + "\ncorrect horse")
+    assert r.returncode == 2 and "--password-file" in r.stderr
+    r = run("--hash-file", "-", "--password-file", "-", input=encoded)
+    assert r.returncode == 2
+    # ENCODED and --hash-file are exclusive; a missing file is named, its content never.
+    r = run(encoded, "--hash-file", str(hf), input="correct horse")
+    assert r.returncode == 2
+    r = run("--hash-file", str(tmp_path / "missing"), input="x")
+    assert r.returncode == 1 and "missing" in r.stderr
+    # The old form still works.
+    assert run(encoded, input="correct horse").returncode == 0
 
 
 def test_modules_read_the_environment_with_secure_getenv(daemon_sqlite):
