@@ -33,6 +33,33 @@ void retire_existing(const std::string& path) {
     ::close(fd);
 }
 
+// Makes the pages holding [p, p + n) of the mapping writable while it lives:
+// the rest of the time the daemon's own view of the file is read-only too,
+// so no stray write anywhere in the daemon can reach what every process
+// reads. The caller holds the writer's mutex.
+class WriteWindow {
+public:
+    WriteWindow(uint8_t* base, size_t size, uint8_t* p, size_t n) {
+        static const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+        const size_t from = size_t(p - base) / page * page;
+        const size_t to = std::min(size, (size_t(p - base) + n + page - 1) / page * page);
+        start_ = base + from;
+        len_ = to - from;
+        ok_ = ::mprotect(start_, len_, PROT_READ | PROT_WRITE) == 0;
+    }
+    ~WriteWindow() {
+        if (ok_) (void)::mprotect(start_, len_, PROT_READ);
+    }
+    WriteWindow(const WriteWindow&) = delete;
+    WriteWindow& operator=(const WriteWindow&) = delete;
+    bool ok() const { return ok_; }
+
+private:
+    uint8_t* start_ = nullptr;
+    size_t len_ = 0;
+    bool ok_ = false;
+};
+
 bool shared_op(std::string_view key) {
     if (key.size() < proto::kHeaderSize) return false;
     switch (static_cast<proto::Op>(static_cast<uint8_t>(key[1]))) {
@@ -76,8 +103,8 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
         error = tmp + ": " + std::strerror(saved);
         return nullptr;
     }
-    // The daemon's writable view stays out of core dumps (the process is not
-    // dumpable either; see main.cc).
+    // The daemon's view stays out of core dumps (the process is not dumpable
+    // either; see main.cc).
     (void)::madvise(p, size, MADV_DONTDUMP);
     auto* h = static_cast<shm::Header*>(p);
     h->version = shm::kVersion;
@@ -89,7 +116,7 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
     h->retired = 0;
     h->created_ns = uint64_t(shm::monotonic_ns());
     __atomic_store_n(&h->magic, shm::kMagic, __ATOMIC_RELEASE);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (::mprotect(p, size, PROT_READ) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
         saved = errno;
         ::munmap(p, size);
         ::close(fd);
@@ -158,6 +185,8 @@ void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, i
     if (best == 3 && s->generation == gen && s->expires_ns == expires_ns && s->len == key.size() + body_len &&
         std::memcmp(data + key.size(), body, body_len) == 0 && s->checksum == shm::slot_checksum(*s, data))
         return;
+    WriteWindow window(base_, size_, slot_at(pick), slot_size_);
+    if (!window.ok()) return;
     const uint32_t seq = s->seq;
     __atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -185,6 +214,8 @@ void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, i
 
 void SharedCache::wipe_locked() {
     if (base_ == nullptr) return;
+    WriteWindow window(base_, size_, base_, size_);
+    if (!window.ok()) return;
     // Stale at once for readers, then zeroed slot by slot under the seqlock
     // (a reader copying a slot meanwhile sees the sequence move and misses).
     // Slots never written (len 0 and all zero) are left alone: reading their
@@ -209,7 +240,10 @@ void SharedCache::flush() {
 
 void SharedCache::retire() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (base_ != nullptr && !retired_) __atomic_store_n(&header_of(base_)->retired, 1u, __ATOMIC_RELEASE);
+    if (base_ != nullptr && !retired_) {
+        WriteWindow window(base_, size_, base_, sizeof(shm::Header));
+        if (window.ok()) __atomic_store_n(&header_of(base_)->retired, 1u, __ATOMIC_RELEASE);
+    }
     retired_ = true;
     // Nothing stays behind for a reader that still holds the file, and the
     // daemon keeps no writable mapping of it past this point.

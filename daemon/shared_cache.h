@@ -20,6 +20,9 @@ public:
     // Creates a fresh file beside `path` and renames it over `path` (an
     // existing file of ours there is marked retired first, so readers of a
     // previous daemon's file drop it). nullptr and `error` on failure.
+    // The daemon's mapping of it is read-only but while a record is written
+    // or wiped (the pages concerned only, under the mutex), and is left out
+    // of core dumps.
     static std::unique_ptr<SharedCache> create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
                                                std::string& error);
     ~SharedCache();  // retires the file (see retire())

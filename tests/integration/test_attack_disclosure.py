@@ -131,6 +131,10 @@ def test_shared_file_publishes_only_found_entries_and_is_wiped(sqlite_population
         assert all(not has_secret for has_secret, _ in seen.values()), seen
         for p in files_under(d.sockdir):
             assert secret.encode() not in p.read_bytes(), p
+        # The daemon's own mapping of the file is read-only between writes.
+        maps = [line.split()[1] for line in pathlib.Path("/proc/%d/maps" % d.proc.pid).read_text().splitlines()
+                if line.endswith(str(cache))]
+        assert maps and all(m == "r--s" for m in maps), maps
         # The daemon still knows it is not found (its private cache answers).
         with d.client() as c:
             assert c.pw_by_name(secret) == "NotFound"

@@ -159,6 +159,21 @@ bool all_zero(const std::string& s) {
     return true;
 }
 
+// How this process maps g_path: "" if not at all, else the permissions of
+// every mapping of it ("r--s" ...).
+std::string mappings_of_file() {
+    std::string out;
+    FILE* f = fopen("/proc/self/maps", "re");
+    assert_non_null(f);
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        std::string l(line);
+        if (l.find(g_path) != std::string::npos) out += l.substr(l.find(' ') + 1, 4) + " ";
+    }
+    fclose(f);
+    return out;
+}
+
 // Only answers found are published (a NotFound key is what someone typed:
 // maybe a password); flush and retirement zero every record.
 void test_only_found_and_wiped(void**) {
@@ -178,6 +193,10 @@ void test_only_found_and_wiped(void**) {
     auto req = request(dj::proto::Op::PwByName, "alice-the-user");
     c->put(key_of(req), group_frame("alice-the-user", 1, 0, dj::proto::Op::PwByName), later());
     assert_true(dj::shm::lookup(key_of(req), got));
+    // The writer's own view is read-only between writes.
+    const std::string maps = mappings_of_file();
+    assert_true(maps.find("r--s") != std::string::npos);
+    assert_true(maps.find("rw") == std::string::npos);
     assert_true(slot_bytes().find("alice-the-user") != std::string::npos);
     c->flush();
     assert_false(dj::shm::lookup(key_of(req), got));
@@ -189,6 +208,8 @@ void test_only_found_and_wiped(void**) {
     // Retired (the daemon stops): zeroed before it goes.
     c->retire();
     assert_true(all_zero(slot_bytes()));
+    dj::shm::reset();
+    assert_string_equal(mappings_of_file().c_str(), "");   // and unmapped
     c.reset();
 }
 
