@@ -285,42 +285,56 @@ bool validate(Config& c, std::string& error) {
     return true;
 }
 
-// Owned by root or `allowed_uid`, not writable by group or others.
-bool safe_file(int fd, uid_t allowed_uid, const std::string& what, std::string& error) {
+// The daemon's user (root when none is configured).
+struct Owner {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+// Owned by root or the daemon's user, not writable by group or others. A
+// file holding a secret is also unreadable by others, and readable by its
+// group only when that group is root's or the daemon user's primary group.
+bool safe_file(int fd, const Owner& daemon, bool secret, const std::string& what, std::string& error) {
     struct stat st;
     if (fstat(fd, &st) != 0) return error = what + ": " + strerror(errno), false;
     if (!S_ISREG(st.st_mode)) return error = what + ": not a regular file", false;
-    if (st.st_uid != 0 && st.st_uid != allowed_uid)
+    if (st.st_uid != 0 && st.st_uid != daemon.uid)
         return error = what + ": must be owned by root or the daemon's user (owner uid " +
                        std::to_string(st.st_uid) + ")", false;
     if (st.st_mode & (S_IWGRP | S_IWOTH))
         return error = what + ": must not be writable by group or others", false;
+    if (secret && (st.st_mode & S_IROTH))
+        return error = what + ": holds a password: must not be readable by others", false;
+    if (secret && (st.st_mode & S_IRGRP) && st.st_gid != 0 && st.st_gid != daemon.gid)
+        return error = what + ": holds a password: readable by group only for root's group or the daemon's (group gid " +
+                       std::to_string(st.st_gid) + ")", false;
     return true;
 }
 
-// The daemon user's uid from /etc/passwd (the files database only: the
-// daemon must never ask its own NSS module).
-uid_t files_uid(const std::string& name) {
-    if (name.empty()) return 0;
+// The daemon user's uid and gid from /etc/passwd (the files database only:
+// the daemon must never ask its own NSS module).
+Owner files_owner(const std::string& name) {
+    Owner o;
+    if (name.empty()) return o;
     FILE* f = fopen("/etc/passwd", "re");
-    if (!f) return 0;
-    uid_t uid = 0;
+    if (!f) return o;
     while (struct passwd* pw = fgetpwent(f)) {
         if (name == pw->pw_name) {
-            uid = pw->pw_uid;
+            o.uid = pw->pw_uid;
+            o.gid = pw->pw_gid;
             break;
         }
     }
     fclose(f);
-    return uid;
+    return o;
 }
 
-bool read_secret_file(const std::string& path, uid_t allowed_uid, bool check, std::string& out,
+bool read_secret_file(const std::string& path, const Owner& daemon, bool check, std::string& out,
                       std::string& error) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     std::string what = "password_file " + path;
     if (fd < 0) return error = what + ": " + strerror(errno), false;
-    if (check && !safe_file(fd, allowed_uid, what, error)) {
+    if (check && !safe_file(fd, daemon, /*secret=*/true, what, error)) {
         close(fd);
         return false;
     }
@@ -438,14 +452,15 @@ bool load_config(const std::string& path, Config& out, std::string& error, const
         close(fd);
         return false;
     }
-    uid_t daemon_uid = files_uid(c.daemon.user);
-    if (opt.check_permissions && !safe_file(fd, daemon_uid, path, error)) {
+    const Owner daemon = files_owner(c.daemon.user);
+    // With the database password in it, the file is a secret too.
+    if (opt.check_permissions && !safe_file(fd, daemon, !c.database.password.empty(), path, error)) {
         close(fd);
         return false;
     }
     close(fd);
     if (opt.read_password_file && !c.database.password_file.empty()) {
-        if (!read_secret_file(c.database.password_file, daemon_uid, opt.check_permissions,
+        if (!read_secret_file(c.database.password_file, daemon, opt.check_permissions,
                               c.database.password, error))
             return false;
     }

@@ -161,7 +161,10 @@ struct Config {
 
 struct LoadOptions {
     // Refuse a file not owned by root (or the [daemon] user) or writable by
-    // group or others; same for password_file. The daemon sets it.
+    // group or others; same for password_file, which (like a config file
+    // with database.password) must also be unreadable by others and readable
+    // by its group only when that is root's or the [daemon] user's primary
+    // group. The daemon sets it.
     bool check_permissions = true;
     // Read password_file into database.password.
     bool read_password_file = true;

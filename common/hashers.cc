@@ -179,6 +179,8 @@ VerifyResult Hashers::verify(std::string_view password, std::string_view encoded
         r.status = VerifyStatus::Malformed;
         r.must_update = false;
         r.reason = r.algorithm.empty() ? e.what() : r.algorithm + ": " + e.what();
+        // Refused while parsing, before any hashing: costs one hash too.
+        dummy_hash(password);
     } catch (const std::bad_alloc&) {
         r.status = VerifyStatus::Malformed;
         r.must_update = false;

@@ -75,7 +75,9 @@ public:
 
     // check_password(): identify, verify, and must_update against the
     // preferred hasher. On a Mismatch by the preferred algorithm with outdated
-    // parameters, runs Django's harden_runtime.
+    // parameters, runs Django's harden_runtime. Every failure costs one hash
+    // and only one: an Unusable, Unknown or Malformed value runs the dummy
+    // hash here (callers must not run another).
     VerifyResult verify(std::string_view password, std::string_view encoded) const;
 
     // make_password() with the preferred hasher and a fresh 22-char salt.

@@ -38,6 +38,7 @@
 //                  str service
 //                                                 -> str reason (also with PermDenied)
 //                  Ok | Inactive | NoUser | PermDenied | Unavailable
+//                  | Denied (caller not allowed; reason "caller not allowed")
 //   ChangePassword str user, str old_password, str new_password, u32 flags
 //                  (ChangeFlags::CheckOnly: verify the old password only),
 //                  str service
@@ -59,6 +60,7 @@
 //   GroupsOfUser   str user                       -> list<u32 gid> (or NotFound)
 //   Flush          -                              -> -   (uid 0 only, else Denied)
 //   Stats          -                              -> str text (one "key value" per line)
+//                                                        (else Denied, see below)
 //   ThrottleList   str user ("" for every record) -> u32 count, then per record:
 //                  str kind ("user" | "client"), str name, u32 failures
 //                  (within fail_interval), u32 locked_for (seconds left;
@@ -71,9 +73,11 @@
 // than the last one it saw. The daemon may return fewer than max_items (it
 // keeps each response under kMaxResponse); `more` says whether to ask again.
 //
-// Who may ask: every local user may look up (NSS runs in every process);
-// Authenticate and ChangePassword only uid 0 and the config's auth_clients
-// (SO_PEERCRED); Flush, ThrottleList and ThrottleReset only uid 0.
+// Who may ask: every local user may look up (NSS runs in every process) and
+// say Hello; Authenticate, ChangePassword, Account (staff, superuser, groups,
+// permissions) and Stats (database name, counters) only uid 0 and the
+// config's auth_clients (SO_PEERCRED); Flush, ThrottleList and ThrottleReset
+// only uid 0. Anyone else gets Denied.
 #pragma once
 
 #include <cstddef>

@@ -81,7 +81,10 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
                 return Reply{std::move(w.finish()), false};
             }
             case Op::Authenticate: return authenticate(r, peer);
-            case Op::Account: return account(r);
+            case Op::Account:
+                // Staff, superuser, groups and permissions: for those who may log users in.
+                if (!trusted_caller(op, peer)) return with_text(op, Status::Denied, "caller not allowed");
+                return account(r);
             case Op::ChangePassword: return change_password(r, peer);
             case Op::PwByName:
             case Op::PwByUid:
@@ -103,6 +106,8 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
                 return status_only(op, Status::Ok);
             case Op::Stats: {
                 if (!r.at_end()) return status_only(op, Status::BadRequest);
+                // The database's name and the counters are nobody else's business.
+                if (!trusted_caller(op, peer)) return status_only(op, Status::Denied);
                 return with_text(op, Status::Ok, stats_text());
             }
             case Op::ThrottleList:
@@ -142,6 +147,14 @@ std::optional<Reply> Handler::cached(std::string_view frame, const Peer& peer) n
     }
 }
 
+bool Handler::trusted_caller(Op op, const Peer& peer) {
+    if (clients_.allows(peer)) return true;
+    denied_++;
+    log::say(LOG_WARNING, "%s refused: caller uid %u pid %d is not an auth client", proto::op_name(op),
+             unsigned(peer.uid), int(peer.pid));
+    return false;
+}
+
 // --- Authenticate -----------------------------------------------------------------
 
 Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
@@ -159,19 +172,15 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
                             " rhost=" + log::printable(rhost) + " uid=" + std::to_string(peer.uid);
     const std::string client = Throttle::client_key(peer.uid, rhost);
 
-    // A locked-out user or client is refused before the database is asked
-    // and without a hash: the answer says so anyway (Throttled), and the
-    // hashing is what a brute force would cost us.
-    const char* what = "";
-    if (uint32_t left = throttle_.locked(user, client, what)) {
+    auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
+    // A locked-out user is refused without a hash (see throttle.h).
+    const std::string tkey = Throttle::user_key(u ? std::optional<int64_t>(u->id) : std::nullopt, user);
+    const std::string label = u ? u->username : user;
+    if (throttle_refuses(tkey, client, "authentication refused: " + who)) {
+        if (u) wipe(u->password);
         auth_fail_++;
-        throttled_++;
-        log::say(LOG_NOTICE, "authentication refused: %s: %s locked out for %s", who.c_str(), what,
-                 left == UINT32_MAX ? "until reset" : (std::to_string(left) + "s").c_str());
         return status_only(op, Status::Throttled);
     }
-
-    auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
     std::string refusal = login_refusal(u, service);
     if (!refusal.empty()) {
         // Django runs the preferred hasher once for an unknown or inactive
@@ -181,23 +190,22 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
         hashers_.dummy_hash(password);
         auth_fail_++;
         log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(), refusal.c_str());
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return status_only(op, Status::NoUser);
     }
     Scrub scrub_hash{u->password};
     VerifyResult v = hashers_.verify(password, u->password);
     if (!v.ok()) {
-        // An unusable ('!') or unparseable value costs a hash too, as in Django.
-        if (v.status != VerifyStatus::Mismatch) hashers_.dummy_hash(password);
+        // An unusable ('!') or unparseable value cost one hash in verify(), as in Django.
         auth_fail_++;
         log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(),
                  v.status == VerifyStatus::Mismatch ? "wrong password"
                  : v.status == VerifyStatus::Unusable ? "unusable password"
                                                       : ("stored value not usable: " + v.reason).c_str());
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return status_only(op, Status::WrongPassword);
     }
-    throttle_.success(user);
+    throttle_.success(tkey);
     auth_ok_++;
     log::say(LOG_INFO, "authenticated: %s", who.c_str());
     // Optional writes; a failure here does not undo the successful check.
@@ -280,32 +288,31 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     if (!check_only && new_pw.empty()) return with_text(op, Status::BadRequest, "empty new password");
 
     const std::string client = Throttle::client_key(peer.uid, {});
-    const char* what = "";
-    if (throttle_.locked(user, client, what)) {
-        throttled_++;
-        log::say(LOG_NOTICE, "password change refused: user=%s uid=%u: %s locked out", log::printable(user).c_str(),
-                 unsigned(peer.uid), what);
+    auto u = db_.user_by_name(user);
+    const std::string tkey = Throttle::user_key(u ? std::optional<int64_t>(u->id) : std::nullopt, user);
+    const std::string label = u ? u->username : user;
+    if (throttle_refuses(tkey, client,
+                         "password change refused: user=" + log::printable(user) + " uid=" + std::to_string(peer.uid))) {
+        if (u) wipe(u->password);
         return with_text(op, Status::Throttled, "too many failed attempts");
     }
-    auto u = db_.user_by_name(user);
     if (std::string refusal = login_refusal(u, service); !refusal.empty()) {
         if (u) wipe(u->password);
         hashers_.dummy_hash(old_pw);
         log::say(LOG_NOTICE, "password change failed: user=%s service=%s uid=%u: %s", log::printable(user).c_str(),
                  log::printable(service).c_str(), unsigned(peer.uid), refusal.c_str());
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return with_text(op, Status::NoUser, "no such user");
     }
     Scrub s3{u->password};
     VerifyResult v = hashers_.verify(old_pw, u->password);
     if (!v.ok()) {
-        if (v.status != VerifyStatus::Mismatch) hashers_.dummy_hash(old_pw);
         log::say(LOG_NOTICE, "password change failed: user=%s uid=%u: wrong password", log::printable(user).c_str(),
                  unsigned(peer.uid));
-        count_failure(user, client);
+        count_failure(tkey, client, label);
         return with_text(op, Status::WrongPassword, "wrong password");
     }
-    throttle_.success(user);
+    throttle_.success(tkey);
     if (check_only) return with_text(op, Status::Ok, "");
     std::string encoded = hashers_.encode(new_pw);
     Scrub s4{encoded};
@@ -360,10 +367,20 @@ void Handler::refresh_host_names() {
 
 // --- Throttle ---------------------------------------------------------------------
 
-void Handler::count_failure(const std::string& user, const std::string& client) {
-    if (throttle_.failure(user, client))
+bool Handler::throttle_refuses(const std::string& key, const std::string& client, const std::string& who) {
+    const char* what = "";
+    const uint32_t left = throttle_.locked(key, client, what);
+    if (left == 0) return false;
+    throttled_++;
+    log::say(LOG_NOTICE, "%s: %s locked out for %s", who.c_str(), what,
+             left == UINT32_MAX ? "until reset" : (std::to_string(left) + "s").c_str());
+    return true;
+}
+
+void Handler::count_failure(const std::string& key, const std::string& client, const std::string& label) {
+    if (throttle_.failure(key, client, Throttle::Clock::now(), label))
         log::say(LOG_WARNING, "too many failed logins: user=%s client=%s locked out for %s",
-                 log::printable(user).c_str(), client.empty() ? "-" : log::printable(client).c_str(),
+                 log::printable(label).c_str(), client.empty() ? "-" : log::printable(client).c_str(),
                  cfg_.throttle.unlock_time > 0 ? (std::to_string(cfg_.throttle.unlock_time) + "s").c_str()
                                                : "until reset");
 }
@@ -381,7 +398,19 @@ Reply Handler::throttle_op(Op op, proto::Reader& r, const Peer& peer) {
     }
     if (op == Op::ThrottleReset) {
         if (kind != "user" && kind != "client") return status_only(op, Status::BadRequest);
-        if (!throttle_.reset(kind, name)) return status_only(op, Status::NotFound);
+        bool found = throttle_.reset(kind, name);   // a record labelled `name`, or the client
+        if (kind == "user") {
+            // The user the database finds for this spelling, and the name as typed.
+            try {
+                if (auto u = db_.user_by_name(name)) {
+                    wipe(u->password);
+                    found |= throttle_.reset(kind, Throttle::user_key(u->id, name));
+                }
+            } catch (const db::DbUnavailable&) {
+            }
+            found |= throttle_.reset(kind, Throttle::user_key(std::nullopt, name));
+        }
+        if (!found) return status_only(op, Status::NotFound);
         log::say(LOG_NOTICE, "throttle reset: %s=%s by pid %d", kind.c_str(), log::printable(name).c_str(),
                  int(peer.pid));
         return status_only(op, Status::Ok);

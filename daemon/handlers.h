@@ -77,8 +77,13 @@ private:
     // The [access] rule: may this (active, visible) user log in through
     // `service`? `rule` describes the rule applied, for the logs.
     bool may_log_in(const db::UserRow& u, std::string_view service, std::string& rule);
-    // A failed password check: counted by the throttle, logged when it locks.
-    void count_failure(const std::string& user, const std::string& client);
+    // uid 0 or an auth client (AuthClients); otherwise counted and logged.
+    bool trusted_caller(proto::Op op, const Peer& peer);
+    // A failed password check of the user `key` (Throttle::user_key, shown
+    // as `label`): counted by the throttle, logged when it locks.
+    void count_failure(const std::string& key, const std::string& client, const std::string& label);
+    // Whether the throttle refuses the check (counted and logged after `who`).
+    bool throttle_refuses(const std::string& key, const std::string& client, const std::string& who);
 
     // Lookups: fill `w` and return the status (Ok or NotFound).
     proto::Status pw_by_name(proto::Reader& r, proto::Writer& w);

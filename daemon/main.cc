@@ -218,6 +218,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Before a secret is read: no core file, no ptrace by other users.
+    if (std::string error; !dj::forbid_dumps(error)) return fail(error);
     // Before anything can look a user up.
     dj::disable_own_nss_module();
     signal(SIGPIPE, SIG_IGN);

@@ -1,6 +1,8 @@
 #include "daemon/privs.h"
 
 #include <grp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +20,13 @@ bool drop_privileges(const std::string& user, std::string& error) {
     if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
         return error = "cannot switch to user '" + user + "': " + strerror(errno), false;
     if (uid != 0 && setuid(0) == 0) return error = "privileges could be regained", false;
+    return forbid_dumps(error);
+}
+
+bool forbid_dumps(std::string& error) {
+    const rlimit none{0, 0};
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || setrlimit(RLIMIT_CORE, &none) != 0)
+        return error = std::string("cannot forbid core dumps: ") + strerror(errno), false;
     return true;
 }
 

@@ -7,6 +7,13 @@ namespace dj {
 
 // Switches to `user` (from /etc/passwd, never through NSS): its gid as the
 // only group, then its uid. False and `error` on any failure.
+// Then the process is made non-dumpable again (see forbid_dumps: a uid
+// change resets the flag to fs.suid_dumpable).
 bool drop_privileges(const std::string& user, std::string& error);
+
+// No core file and no ptrace by other users, for a process that holds
+// passwords and hashes: PR_SET_DUMPABLE 0 (which also makes /proc/PID/*
+// root's) and RLIMIT_CORE 0. False and `error` on failure.
+bool forbid_dumps(std::string& error);
 
 }  // namespace dj

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,6 +32,33 @@ void retire_existing(const std::string& path) {
     }
     ::close(fd);
 }
+
+// Makes the pages holding [p, p + n) of the mapping writable while it lives:
+// the rest of the time the daemon's own view of the file is read-only too,
+// so no stray write anywhere in the daemon can reach what every process
+// reads. The caller holds the writer's mutex.
+class WriteWindow {
+public:
+    WriteWindow(uint8_t* base, size_t size, uint8_t* p, size_t n) {
+        static const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+        const size_t from = size_t(p - base) / page * page;
+        const size_t to = std::min(size, (size_t(p - base) + n + page - 1) / page * page);
+        start_ = base + from;
+        len_ = to - from;
+        ok_ = ::mprotect(start_, len_, PROT_READ | PROT_WRITE) == 0;
+    }
+    ~WriteWindow() {
+        if (ok_) (void)::mprotect(start_, len_, PROT_READ);
+    }
+    WriteWindow(const WriteWindow&) = delete;
+    WriteWindow& operator=(const WriteWindow&) = delete;
+    bool ok() const { return ok_; }
+
+private:
+    uint8_t* start_ = nullptr;
+    size_t len_ = 0;
+    bool ok_ = false;
+};
 
 bool shared_op(std::string_view key) {
     if (key.size() < proto::kHeaderSize) return false;
@@ -75,6 +103,9 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
         error = tmp + ": " + std::strerror(saved);
         return nullptr;
     }
+    // The daemon's view stays out of core dumps (the process is not dumpable
+    // either; see main.cc).
+    (void)::madvise(p, size, MADV_DONTDUMP);
     auto* h = static_cast<shm::Header*>(p);
     h->version = shm::kVersion;
     h->header_size = sizeof(shm::Header);
@@ -85,7 +116,7 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
     h->retired = 0;
     h->created_ns = uint64_t(shm::monotonic_ns());
     __atomic_store_n(&h->magic, shm::kMagic, __ATOMIC_RELEASE);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (::mprotect(p, size, PROT_READ) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
         saved = errno;
         ::munmap(p, size);
         ::close(fd);
@@ -103,17 +134,18 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
     return c;
 }
 
-SharedCache::~SharedCache() {
-    retire();
-    if (base_ != nullptr) ::munmap(base_, size_);
-}
+SharedCache::~SharedCache() { retire(); }
 
 void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns) {
     // `frame` is a finished response (u32 length first); readers get it
     // without the length, as client::call returns frames.
+    // Only entries found are published: the file is readable by every
+    // user, and the key of a NotFound answer is whatever somebody typed (a
+    // password typed at a user-name prompt); those stay in the daemon.
     const size_t room = slot_size_ - sizeof(shm::SlotHead);
     if (!shared_op(key) || frame.size() < 4 + proto::kHeaderSize ||
-        proto::read_be32(frame.data()) != frame.size() - 4 || key.size() + frame.size() - 4 > room)
+        proto::read_be32(frame.data()) != frame.size() - 4 || key.size() + frame.size() - 4 > room ||
+        static_cast<proto::Status>(frame[6]) != proto::Status::Ok)
         return;
     const uint8_t* body = frame.data() + 4;
     const size_t body_len = frame.size() - 4;
@@ -153,6 +185,8 @@ void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, i
     if (best == 3 && s->generation == gen && s->expires_ns == expires_ns && s->len == key.size() + body_len &&
         std::memcmp(data + key.size(), body, body_len) == 0 && s->checksum == shm::slot_checksum(*s, data))
         return;
+    WriteWindow window(base_, size_, slot_at(pick), slot_size_);
+    if (!window.ok()) return;
     const uint32_t seq = s->seq;
     __atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -164,6 +198,10 @@ void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, i
     nh.key_hash = h;
     std::memcpy(data, key.data(), key.size());
     std::memcpy(data + key.size(), body, body_len);
+    // Nothing of a longer record before stays behind the new one.
+    // (The old length is read from the file: never past the slot.)
+    if (const size_t old_len = std::min<size_t>(s->len, room); old_len > nh.len)
+        std::memset(data + nh.len, 0, old_len - nh.len);
     nh.checksum = shm::slot_checksum(nh, data);
     s->len = nh.len;
     s->key_len = nh.key_len;
@@ -174,15 +212,44 @@ void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, i
     __atomic_store_n(&s->seq, (seq | 1u) + 1, __ATOMIC_RELEASE);
 }
 
+void SharedCache::wipe_locked() {
+    if (base_ == nullptr) return;
+    WriteWindow window(base_, size_, base_, size_);
+    if (!window.ok()) return;
+    // Stale at once for readers, then zeroed slot by slot under the seqlock
+    // (a reader copying a slot meanwhile sees the sequence move and misses).
+    // Slots never written (len 0 and all zero) are left alone: reading their
+    // head does not make the kernel allocate their pages.
+    __atomic_fetch_add(&header_of(base_)->generation, 1, __ATOMIC_ACQ_REL);
+    for (uint32_t i = 0; i < slot_count_; ++i) {
+        uint8_t* slot = base_ + sizeof(shm::Header) + size_t(i) * slot_size_;
+        auto* s = reinterpret_cast<shm::SlotHead*>(slot);
+        if (s->len == 0 && s->key_hash == 0) continue;
+        const uint32_t seq = s->seq;
+        __atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        std::memset(slot + sizeof(s->seq), 0, slot_size_ - sizeof(s->seq));
+        __atomic_store_n(&s->seq, (seq | 1u) + 1, __ATOMIC_RELEASE);
+    }
+}
+
 void SharedCache::flush() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (base_ != nullptr) __atomic_fetch_add(&header_of(base_)->generation, 1, __ATOMIC_ACQ_REL);
+    wipe_locked();
 }
 
 void SharedCache::retire() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (base_ != nullptr && !retired_) __atomic_store_n(&header_of(base_)->retired, 1u, __ATOMIC_RELEASE);
+    if (base_ != nullptr && !retired_) {
+        WriteWindow window(base_, size_, base_, sizeof(shm::Header));
+        if (window.ok()) __atomic_store_n(&header_of(base_)->retired, 1u, __ATOMIC_RELEASE);
+    }
     retired_ = true;
+    // Nothing stays behind for a reader that still holds the file, and the
+    // daemon keeps no writable mapping of it past this point.
+    wipe_locked();
+    if (base_ != nullptr) ::munmap(base_, size_);
+    base_ = nullptr;
     if (lock_fd_ >= 0) ::close(lock_fd_);
     lock_fd_ = -1;
 }

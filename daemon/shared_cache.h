@@ -20,9 +20,12 @@ public:
     // Creates a fresh file beside `path` and renames it over `path` (an
     // existing file of ours there is marked retired first, so readers of a
     // previous daemon's file drop it). nullptr and `error` on failure.
+    // The daemon's mapping of it is read-only but while a record is written
+    // or wiped (the pages concerned only, under the mutex), and is left out
+    // of core dumps.
     static std::unique_ptr<SharedCache> create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
                                                std::string& error);
-    ~SharedCache();  // marks the file retired
+    ~SharedCache();  // retires the file (see retire())
     SharedCache(const SharedCache&) = delete;
     SharedCache& operator=(const SharedCache&) = delete;
 
@@ -31,9 +34,10 @@ public:
     // length), valid until `expires_ns` (CLOCK_MONOTONIC). Only by-key
     // lookups are published, and only when they fit a slot.
     void put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns);
-    // Every record published so far becomes stale at once.
+    // Every record published so far becomes stale at once and is zeroed.
     void flush();
-    // Readers drop the file; later puts are ignored.
+    // Readers drop the file; its records are zeroed and the mapping goes;
+    // later puts are ignored.
     void retire();
     // Removes the file (after retire()).
     void unlink_file();
@@ -42,6 +46,7 @@ public:
 
 private:
     SharedCache() = default;
+    void wipe_locked();  // the caller holds mutex_
     std::string path_;
     uint8_t* base_ = nullptr;
     size_t size_ = 0;

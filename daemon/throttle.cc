@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
 #include <tuple>
 
 namespace dj {
@@ -11,7 +12,12 @@ namespace {
 // Names are cut so that a hostile megabyte name costs no more than a real one.
 constexpr size_t kMaxKey = 512;
 
-std::string ukey(std::string_view user) { return "u:" + std::string(user.substr(0, kMaxKey)); }
+std::string cut(std::string_view s) { return std::string(s.substr(0, kMaxKey)); }
+std::string ukey(std::string_view user) { return "u:" + cut(user); }
+std::string ckey(std::string_view client) { return "c:" + cut(client); }
+uint64_t client_hash(const std::string& client) {
+    return client.empty() ? 0 : uint64_t(std::hash<std::string>{}(client)) | 1;
+}
 
 }  // namespace
 
@@ -20,9 +26,14 @@ Throttle::Throttle(const ThrottleConfig& cfg) : cfg_(cfg) {
 }
 
 std::string Throttle::client_key(uid_t uid, std::string_view rhost) {
-    if (!rhost.empty()) return "uid=" + std::to_string(uid) + " rhost=" + std::string(rhost.substr(0, kMaxKey));
+    if (!rhost.empty()) return "uid=" + std::to_string(uid) + " rhost=" + cut(rhost);
     if (uid == 0) return {};
     return "uid=" + std::to_string(uid);
+}
+
+std::string Throttle::user_key(std::optional<int64_t> id, std::string_view typed) {
+    if (id) return "id:" + std::to_string(*id);
+    return "name:" + cut(typed);
 }
 
 Throttle::Rec* Throttle::find(const std::string& key) {
@@ -30,27 +41,46 @@ Throttle::Rec* Throttle::find(const std::string& key) {
     return it == map_.end() ? nullptr : &*it->second;
 }
 
-Throttle::Rec& Throttle::touch(const std::string& key) {
+void Throttle::erase(const std::string& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return;
+    List& l = it->second->locked ? locked_ : open_;
+    l.erase(it->second);
+    map_.erase(it);
+}
+
+// The record of `key`, made if need be; nullptr when the table is full of
+// active lockouts.
+Throttle::Rec* Throttle::touch(const std::string& key, Clock::time_point now) {
     auto it = map_.find(key);
     if (it != map_.end()) {
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return lru_.front();
+        if (!it->second->locked) open_.splice(open_.begin(), open_, it->second);
+        return &*it->second;
     }
-    while (map_.size() >= cfg_.max_entries && !lru_.empty()) {
-        map_.erase(lru_.back().key);
-        lru_.pop_back();
+    while (map_.size() >= cfg_.max_entries) {
+        if (open_.empty()) {
+            // The lock taken longest ago expires first; expired, it moves to
+            // open_ and goes on the next turn. Active: nothing may go.
+            if (locked_.empty()) break;
+            prune(locked_.back(), now);
+            if (open_.empty()) return nullptr;
+            continue;
+        }
+        map_.erase(open_.back().key);
+        open_.pop_back();
     }
-    lru_.push_front(Rec{key, {}, false, {}});
-    map_.emplace(key, lru_.begin());
-    return lru_.front();
+    open_.push_front(Rec{key, {}, {}, false, {}});
+    map_.emplace(key, open_.begin());
+    return &open_.front();
 }
 
 void Throttle::prune(Rec& r, Clock::time_point now) {
     const auto window = std::chrono::seconds(cfg_.fail_interval);
-    while (!r.fails.empty() && (cfg_.fail_interval <= 0 || now - r.fails.front() >= window)) r.fails.pop_front();
+    while (!r.fails.empty() && (cfg_.fail_interval <= 0 || now - r.fails.front().at >= window)) r.fails.pop_front();
     if (r.locked && cfg_.unlock_time > 0 && now >= r.until) {
         r.locked = false;
         r.fails.clear();
+        open_.splice(open_.begin(), locked_, map_.at(r.key));
     }
 }
 
@@ -65,60 +95,76 @@ uint32_t Throttle::lock_left(Rec& r, Clock::time_point now) {
 uint32_t Throttle::locked(std::string_view user, const std::string& client, const char*& what,
                           Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (cfg_.deny > 0)
-        if (Rec* r = find(ukey(user)))
-            if (uint32_t left = lock_left(*r, now)) {
-                what = "user";
-                return left;
-            }
-    if (cfg_.client_deny > 0 && !client.empty())
-        if (Rec* r = find("c:" + client))
-            if (uint32_t left = lock_left(*r, now)) {
-                what = "client";
-                return left;
+    Rec* u = find(ukey(user));
+    if (cfg_.deny > 0 && u != nullptr)
+        if (uint32_t left = lock_left(*u, now)) {
+            what = "user";
+            return left;
+        }
+    if (cfg_.client_deny > 0 && !client.empty() && u != nullptr)
+        if (Rec* c = find(ckey(client)))
+            if (uint32_t left = lock_left(*c, now)) {
+                // Locked: refused for a user who failed from this client
+                // lately; anybody else is checked.
+                prune(*u, now);
+                const uint64_t h = client_hash(client);
+                if (std::any_of(u->fails.begin(), u->fails.end(), [h](const Fail& f) { return f.client == h; })) {
+                    what = "client";
+                    return left;
+                }
             }
     return 0;
 }
 
-bool Throttle::count(const std::string& key, int deny, Clock::time_point now) {
-    Rec& r = touch(key);
+bool Throttle::count(Rec& r, int deny, uint64_t client, Clock::time_point now) {
     prune(r, now);
     if (r.locked) return false;
-    r.fails.push_back(now);
-    while (r.fails.size() > size_t(deny)) r.fails.pop_front();
-    if (r.fails.size() < size_t(deny)) return false;
+    r.fails.push_back(Fail{now, client});
+    // With deny 0 (users: only the client rule needs them) the last failure is kept.
+    while (r.fails.size() > size_t(std::max(deny, 1))) r.fails.pop_front();
+    if (deny <= 0 || r.fails.size() < size_t(deny)) return false;
     r.locked = true;
     r.until = now + std::chrono::seconds(cfg_.unlock_time);
+    locked_.splice(locked_.begin(), open_, map_.at(r.key));
     return true;
 }
 
-bool Throttle::failure(std::string_view user, const std::string& client, Clock::time_point now) {
+bool Throttle::failure(std::string_view user, const std::string& client, Clock::time_point now,
+                       std::string_view label) {
     std::lock_guard<std::mutex> lock(mu_);
     bool locked_now = false;
-    if (cfg_.deny > 0) locked_now |= count(ukey(user), cfg_.deny, now);
-    if (cfg_.client_deny > 0 && !client.empty()) locked_now |= count("c:" + client, cfg_.client_deny, now);
+    if (cfg_.deny > 0 || (cfg_.client_deny > 0 && !client.empty()))
+        if (Rec* r = touch(ukey(user), now)) {
+            if (r->label.empty()) r->label = cut(label.empty() ? user : label);
+            locked_now |= count(*r, cfg_.deny, client_hash(client), now);
+        }
+    if (cfg_.client_deny > 0 && !client.empty())
+        if (Rec* c = touch(ckey(client), now)) locked_now |= count(*c, cfg_.client_deny, 0, now);
     return locked_now;
 }
 
 void Throttle::success(std::string_view user, Clock::time_point) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(ukey(user));
-    if (it == map_.end()) return;
-    lru_.erase(it->second);
-    map_.erase(it);
+    erase(ukey(user));
+}
+
+void Throttle::list_from(List& l, std::string_view user, Clock::time_point now, std::vector<Entry>& out) {
+    for (auto it = l.begin(); it != l.end();) {
+        Rec& r = *it++;   // prune may move r to open_: step first
+        const bool is_user = r.key.compare(0, 2, "u:") == 0;
+        std::string_view name = is_user ? std::string_view(r.label) : std::string_view(r.key).substr(2);
+        if (!user.empty() && (!is_user || (name != user && r.key != ukey(user)))) continue;
+        uint32_t left = lock_left(r, now);
+        if (r.fails.empty() && left == 0) continue;
+        out.push_back(Entry{is_user ? "user" : "client", std::string(name), uint32_t(r.fails.size()), left});
+    }
 }
 
 std::vector<Throttle::Entry> Throttle::list(std::string_view user, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<Entry> out;
-    for (auto& r : lru_) {
-        const bool is_user = r.key.compare(0, 2, "u:") == 0;
-        std::string_view name = std::string_view(r.key).substr(2);
-        if (!user.empty() && (!is_user || name != user)) continue;
-        uint32_t left = lock_left(r, now);
-        if (r.fails.empty() && left == 0) continue;
-        out.push_back(Entry{is_user ? "user" : "client", std::string(name), uint32_t(r.fails.size()), left});
-    }
+    list_from(open_, user, now, out);
+    list_from(locked_, user, now, out);
     std::sort(out.begin(), out.end(),
               [](const Entry& a, const Entry& b) { return std::tie(a.kind, a.name) < std::tie(b.kind, b.name); });
     return out;
@@ -126,12 +172,19 @@ std::vector<Throttle::Entry> Throttle::list(std::string_view user, Clock::time_p
 
 bool Throttle::reset(std::string_view kind, std::string_view name) {
     std::lock_guard<std::mutex> lock(mu_);
-    const std::string key = kind == "client" ? "c:" + std::string(name) : ukey(name);
-    auto it = map_.find(key);
-    if (it == map_.end()) return false;
-    lru_.erase(it->second);
-    map_.erase(it);
-    return true;
+    if (kind == "client") {
+        const bool had = map_.count(ckey(name)) > 0;
+        erase(ckey(name));
+        return had;
+    }
+    std::vector<std::string> keys;
+    if (map_.count(ukey(name))) keys.push_back(ukey(name));
+    const std::string label = cut(name);
+    for (List* l : {&open_, &locked_})
+        for (const Rec& r : *l)
+            if (r.key.compare(0, 2, "u:") == 0 && r.label == label && r.key != ukey(name)) keys.push_back(r.key);
+    for (const auto& k : keys) erase(k);
+    return !keys.empty();
 }
 
 size_t Throttle::size() const {

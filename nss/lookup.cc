@@ -119,7 +119,7 @@ Result one_record(proto::Op op, std::string_view key, proto::Writer& req, Rec& o
 
 bool lookups_enabled() noexcept {
     if (_nss_django_enablelookups == 0) return false;
-    const char* loops = ::getenv("DJANGO_AUTH_NSS_LOOPS");
+    const char* loops = ::secure_getenv("DJANGO_AUTH_NSS_LOOPS");
     if (loops != nullptr && std::strcmp(loops, "NO") == 0) return false;
     return !t_inside;
 }

@@ -1,5 +1,6 @@
 // django-authctl: the administrator's tool for pam_django / nss_django.
 // main() dispatches to the command table below; see tools/commands.h.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,7 +14,7 @@
 namespace dj::ctl {
 
 const Command kCommands[] = {
-    {"check-hash", "check a password (standard input) against a Django password hash",
+    {"check-hash", "check a password (standard input or a file) against a Django password hash",
      cmd_check_hash},
     {"make-hash", "make a Django password hash of a password (standard input)", cmd_make_hash},
     {"status", "show whether django-authd answers, and its counters", cmd_status},
@@ -27,11 +28,13 @@ const Command kCommands[] = {
 };
 const size_t kCommandCount = sizeof kCommands / sizeof kCommands[0];
 
-bool read_all_stdin(std::string& out) {
+namespace {
+
+bool read_all_fd(int fd, std::string& out) {
     out.clear();
     char buf[4096];
     for (;;) {
-        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0) {
             out.append(buf, static_cast<size_t>(n));
         } else if (n == 0) {
@@ -43,6 +46,21 @@ bool read_all_stdin(std::string& out) {
     }
     explicit_bzero(buf, sizeof buf);
     return true;
+}
+
+}  // namespace
+
+bool read_all_stdin(std::string& out) { return read_all_fd(STDIN_FILENO, out); }
+
+bool read_all_file(const std::string& path, std::string& out) {
+    if (path == "-") return read_all_stdin(out);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return false;
+    const bool ok = read_all_fd(fd, out);
+    const int saved = errno;
+    close(fd);
+    errno = saved;
+    return ok;
 }
 
 int usage_error(const char* cmd, const std::string& message) {

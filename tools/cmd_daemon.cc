@@ -119,6 +119,11 @@ int cmd_status(int argc, char** argv) {
     std::printf("socket %s\nprotocol %u\n", t.opt.socket_path.c_str(), pv);
     proto::Writer stats(Op::Stats);
     if (!ask(cmd, t, stats, r)) return kExitFail;
+    if (r.status == Status::Denied) {
+        // The daemon answers; its counters are for root and auth_clients.
+        std::fprintf(stderr, "django-authctl: status: counters not shown: caller not allowed (root and auth_clients only)\n");
+        return kExitOk;
+    }
     proto::Reader sr(r.frame);
     std::string text = sr.str();
     if (r.status != Status::Ok || !sr.ok()) return fail(cmd, proto::status_name(r.status));

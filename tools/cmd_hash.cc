@@ -1,5 +1,6 @@
 // django-authctl check-hash / make-hash: Django password hashes from the
 // command line, with the same library the daemon uses (common/hashers.h).
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -14,12 +15,19 @@ namespace dj::ctl {
 namespace {
 
 const char kCheckUsage[] =
-    "usage: django-authctl check-hash [--hashers LIST|all] [--iterations N] ENCODED\n"
+    "usage: django-authctl check-hash [--hashers LIST|all] [--iterations N]\n"
+    "                                 ENCODED | --hash-file FILE [--password-file FILE]\n"
     "\n"
     "Checks the password on standard input (all of it, byte for byte: no\n"
     "newline is stripped) against ENCODED, a value of auth_user.password,\n"
-    "exactly as Django's check_password() does.\n"
+    "exactly as Django's check_password() does. Every local user can read a\n"
+    "command line (ps): give the hash with --hash-file rather than as ENCODED.\n"
     "\n"
+    "  --hash-file FILE      read ENCODED from FILE ('-': standard input), its\n"
+    "                        first line without the line end\n"
+    "  --password-file FILE  read the password from FILE instead of standard\n"
+    "                        input (all of it, byte for byte); needed when the\n"
+    "                        hash comes from standard input\n"
     "  --hashers LIST   comma-separated algorithm names, like PASSWORD_HASHERS,\n"
     "                   preferred first; 'all' (the default) enables every one:\n"
     "                   %s\n"
@@ -106,6 +114,7 @@ int cmd_check_hash(int argc, char** argv) {
     HashParams params;
     std::vector<std::string> names = Hashers::all_names();
     std::vector<std::string> positional;
+    std::optional<std::string> hash_file, password_file;
     try {
         bool options_done = false;
         for (int i = 1; i < argc; ++i) {
@@ -122,6 +131,10 @@ int cmd_check_hash(int argc, char** argv) {
                 names = parse_hashers(*v);
             } else if (auto w = option_value(argc, argv, i, "--iterations")) {
                 params.pbkdf2_iterations = parse_count("--iterations", *w);
+            } else if (auto hf = option_value(argc, argv, i, "--hash-file")) {
+                hash_file = *hf;
+            } else if (auto pf = option_value(argc, argv, i, "--password-file")) {
+                password_file = *pf;
             } else {
                 return usage_error(cmd, "unknown option '" + arg + "' (see --help)");
             }
@@ -129,19 +142,47 @@ int cmd_check_hash(int argc, char** argv) {
     } catch (const std::exception& e) {
         return usage_error(cmd, e.what());
     }
-    if (positional.size() != 1)
-        return usage_error(cmd, positional.empty() ? "missing ENCODED argument (see --help)"
+    if (hash_file && !positional.empty())
+        return usage_error(cmd, "ENCODED and --hash-file are exclusive (see --help)");
+    if (!hash_file && positional.size() != 1)
+        return usage_error(cmd, positional.empty() ? "missing ENCODED argument or --hash-file (see --help)"
                                                    : "too many arguments (see --help)");
+    if (hash_file == "-" && password_file.value_or("-") == "-")
+        return usage_error(cmd,
+                           "the hash and the password cannot both come from standard input: "
+                           "give --password-file FILE (see --help)");
     std::optional<Hashers> hashers;
     try {
         hashers.emplace(names, params);
     } catch (const std::exception& e) {
         return usage_error(cmd, std::string("--hashers: ") + e.what());
     }
+    std::string encoded;
+    if (hash_file) {
+        if (!read_all_file(*hash_file, encoded)) {
+            const int e = errno;
+            return fail(cmd, "--hash-file " + *hash_file + ": " + std::strerror(e));
+        }
+        const size_t eol = encoded.find_first_of("\r\n");
+        if (eol != std::string::npos) {
+            std::string rest = encoded.substr(eol);
+            wipe(rest);
+            encoded.resize(eol);
+        }
+    } else {
+        encoded = positional[0];
+    }
     std::string password;
-    if (!read_all_stdin(password)) return fail(cmd, "cannot read the password from standard input");
-    VerifyResult r = hashers->verify(password, positional[0]);
+    const std::string pw_from = password_file.value_or("-");
+    if (!read_all_file(pw_from, password)) {
+        const int e = errno;
+        wipe(encoded);
+        return fail(cmd, pw_from == "-" ? std::string("cannot read the password from standard input")
+                                        : "--password-file " + pw_from + ": " + std::strerror(e));
+    }
+    VerifyResult r = hashers->verify(password, encoded);
     wipe(password);
+    wipe(encoded);
     if (r.ok()) return kExitOk;
     std::string why = status_text(r.status);
     if (!r.reason.empty() && r.status != VerifyStatus::Unusable) why += ": " + r.reason;

@@ -30,6 +30,9 @@ extern const size_t kCommandCount;
 // Helpers shared by commands (authctl.cc).
 // All of standard input, byte for byte (no newline is stripped).
 bool read_all_stdin(std::string& out);
+// All of FILE ("-": standard input), byte for byte. False (errno set) when
+// it cannot be opened or read.
+bool read_all_file(const std::string& path, std::string& out);
 // Prints "django-authctl: CMD: MESSAGE" to stderr and returns kExitUsage.
 int usage_error(const char* cmd, const std::string& message);
 // Prints "django-authctl: CMD: MESSAGE" to stderr and returns kExitFail.

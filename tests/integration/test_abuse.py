@@ -107,17 +107,126 @@ def test_client_locked_across_users_but_not_others(throttled):
         # One rhost guessing one password for six users (client_deny = 6).
         for u in users[:6]:
             assert c.authenticate(u["username"], "Summer2024!", "sshd", "203.0.113.66") == "WrongPassword"
-        # That rhost is locked, whoever it asks for, even with a right password ...
-        assert c.authenticate(users[6]["username"], users[6]["password"], "sshd", "203.0.113.66") == "Throttled"
-        # ... but the users are not: from elsewhere they log in.
+        # That rhost is locked: the users who failed from it are refused
+        # there, even with the right password, without a password check ...
+        t = time.monotonic()
+        assert c.authenticate(users[1]["username"], users[1]["password"], "sshd", "203.0.113.66") == "Throttled"
+        assert time.monotonic() - t < 0.5
+        # ... a user who has not failed from it is checked as usual ...
+        assert c.authenticate(users[6]["username"], users[6]["password"], "sshd", "203.0.113.66") == "Ok"
+        # ... and the users are not locked: from elsewhere they log in.
         assert c.authenticate(users[0]["username"], users[0]["password"], "sshd", "198.51.100.5") == "Ok"
-        assert c.authenticate(users[6]["username"], users[6]["password"], "sshd", "198.51.100.5") == "Ok"
         assert c.authenticate(users[7]["username"], users[7]["password"]) == "Ok"
     r = authctl(d, "throttle")
     assert "client uid=0 rhost=203.0.113.66" in " ".join(r.stdout.split()), r.stdout
     assert authctl(d, "reset", "--client", "uid=0 rhost=203.0.113.66").returncode == 0
     with d.client() as c:
-        assert c.authenticate(users[6]["username"], users[6]["password"], "sshd", "203.0.113.66") == "Ok"
+        assert c.authenticate(users[1]["username"], users[1]["password"], "sshd", "203.0.113.66") == "Ok"
+
+
+def test_one_address_cannot_lock_everybody_out(sqlite_population, tmp_path):
+    """Behind a reverse proxy every web login has rhost 127.0.0.1. A password
+    spray from there locks the address as a client, yet a user who has not
+    failed logs in at once through the real PAM module, while the sprayed
+    users stay refused there and the spray gets one guess per user."""
+    pop = sqlite_population
+    users = active_users(pop, 30)
+    d = Daemon(BUILD, tmp_path / "authd", pop.db_section, pop,
+               throttle={"deny": 10, "client_deny": 20, "fail_interval": 900, "unlock_time": 600})
+    with d:
+        sprayed, clean = users[:25], users[25:]
+        with d.client() as c:
+            for i in range(60):   # sprayed users and names nobody has
+                name = sprayed[i % len(sprayed)]["username"] if i % 3 else "ghost-%02d" % i
+                assert c.authenticate(name, "Winter2026!", "web", "127.0.0.1") in ("WrongPassword", "NoUser",
+                                                                                 "Throttled")
+            st = c.stats()
+        assert int(st["throttled"]) > 0
+        r = authctl(d, "throttle")
+        line = next(l for l in r.stdout.splitlines() if "rhost=127.0.0.1" in l)
+        assert line.split()[0] == "client" and line.split()[-1].endswith("s"), r.stdout   # locked
+        # Users who have not failed: in at once through PAM, from the same address.
+        svc = ServiceDir()
+        name = svc.simple("web", d.socket)
+        t = time.monotonic()
+        out = harness(svc.path, name, [(u["username"], u["password"]) for u in clean], ops="auth",
+                      rhost="127.0.0.1")
+        assert [o["auth"] for o in out] == ["PAM_SUCCESS"] * len(clean)
+        assert time.monotonic() - t < 2 + 0.5 * len(clean)
+        # The sprayed users are refused there, right password or not, with no
+        # password check; a second guess never reaches the hash.
+        before = int(d.client().stats()["auth_failed"])
+        out = harness(svc.path, name, [(u["username"], u["password"]) for u in sprayed[:5]] +
+                      [(u["username"], "Spring2026!") for u in sprayed[5:10]], ops="auth", rhost="127.0.0.1")
+        assert [o["auth"] for o in out] == ["PAM_MAXTRIES"] * 10
+        # From their own address they still log in (deny = 10 not reached).
+        out = harness(svc.path, name, [(u["username"], u["password"]) for u in sprayed[:3]], ops="auth",
+                      rhost="198.51.100.7")
+        assert [o["auth"] for o in out] == ["PAM_SUCCESS"] * 3
+        with d.client() as c:
+            assert int(c.stats()["auth_failed"]) == before + 10
+    log = d.log_text()
+    for u in sprayed[:10]:
+        assert "authentication refused: user=%s service=web rhost=127.0.0.1 uid=0: client locked out for" % (
+            u["username"]) in log, u["username"]
+
+
+def test_spellings_share_one_count(sqlite_population, tmp_path):
+    """A case-insensitive collation finds one user under many spellings: they
+    all count against that user, so no spelling gets a fresh count."""
+    pop = sqlite_population
+    (a,) = active_users(pop, 1)
+    db = tmp_path / "ci.sqlite3"
+    src = sqlite3.connect(pop.db_section["name"])
+    src.backup(dst := sqlite3.connect(db))
+    src.close()
+    ddl = dst.execute("select sql from sqlite_master where name = 'auth_user'").fetchone()[0]
+    ddl = ddl.replace('"auth_user"', '"ci_user"', 1).replace('"username" varchar(150) NOT NULL UNIQUE',
+                                                             '"username" varchar(150) NOT NULL UNIQUE COLLATE NOCASE')
+    assert "COLLATE NOCASE" in ddl, ddl
+    dst.execute(ddl)
+    dst.execute("insert into ci_user select * from auth_user")
+    dst.commit()
+    assert dst.execute("select count(*) from ci_user where username = ?",
+                       (a["username"].upper(),)).fetchone()[0] == 1
+    dst.close()
+    d = Daemon(BUILD, tmp_path / "authd", {"engine": "sqlite3", "name": str(db)}, pop,
+               schema={"user_table": "ci_user"},
+               throttle={"deny": 3, "client_deny": 0, "fail_interval": 60, "unlock_time": 60})
+    with d:
+        name = a["username"]
+        spellings = [name, name.upper(), name.capitalize()]
+        with d.client() as c:
+            assert c.authenticate(name.upper(), a["password"]) == "Ok"   # the collation at work
+            for s in spellings:
+                assert c.authenticate(s, "wrong") == "WrongPassword"
+            for s in spellings + [name.swapcase()[:1] + name[1:].upper()]:
+                t = time.monotonic()
+                assert c.authenticate(s, a["password"]) == "Throttled", s
+                assert time.monotonic() - t < 0.5
+        r = authctl(d, "throttle")
+        line = next(l for l in r.stdout.splitlines() if l.split()[0] == "user")
+        assert line.split()[1] == name and line.split()[2] == "3", r.stdout
+        r = authctl(d, "reset", name.upper())
+        assert r.returncode == 0, r.stderr
+        with d.client() as c:
+            assert c.authenticate(name.capitalize(), a["password"]) == "Ok"
+
+
+def test_lockouts_survive_a_flood_of_names(throttled):
+    """max_entries = 40: thousands of fresh names from many addresses do not
+    push out an active lockout."""
+    d = throttled
+    victims = active_users(d.db, 3)
+    with d.client() as c:
+        for v in victims:
+            for _ in range(3):
+                assert c.authenticate(v["username"], "bad") == "WrongPassword"
+        for i in range(1500):
+            c.authenticate("flood-%05d" % i, "x", "sshd", "192.0.2.%d" % (i % 200))
+        assert int(c.stats()["throttle_entries"]) <= 40
+        for v in victims:
+            assert c.authenticate(v["username"], v["password"]) == "Throttled", v["username"]
 
 
 def test_root_without_rhost_is_not_a_client(throttled):

@@ -189,6 +189,29 @@ void test_file_checks(void**) {
     assert_false(load_config(p, c, err));
     assert_non_null(strstr(err.c_str(), "password_file"));
     assert_null(strstr(err.c_str(), "s3cret"));
+    // A secret readable by others is refused; by its group only when that is
+    // root's (or the daemon user's) group.
+    chmod(pw.c_str(), 0604);
+    assert_false(load_config(p, c, err));
+    assert_non_null(strstr(err.c_str(), "not be readable by others"));
+    assert_null(strstr(err.c_str(), "s3cret"));
+    chmod(pw.c_str(), 0640);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(pw.c_str(), 0, 0), 0);
+        assert_true(load_config(p, c, err));
+        assert_int_equal(chown(pw.c_str(), 0, 65534), 0);
+        assert_false(load_config(p, c, err));
+        assert_non_null(strstr(err.c_str(), "readable by group"));
+        assert_int_equal(chown(pw.c_str(), 0, 0), 0);
+    }
+    // The same for a config file with the password in it, not without.
+    std::string inline_pw = write_file("ipw.conf", "[database]\npassword = s3cret\n", 0644);
+    assert_false(load_config(inline_pw, c, err));
+    assert_non_null(strstr(err.c_str(), "not be readable by others"));
+    assert_null(strstr(err.c_str(), "s3cret"));
+    chmod(inline_pw.c_str(), 0600);
+    assert_true(load_config(inline_pw, c, err));
+    assert_true(load_config(write_file("nopw.conf", "[database]\nname = /x\n", 0644), c, err));
 
     assert_false(load_config(g_dir + "/missing.conf", c, err));
     assert_non_null(strstr(err.c_str(), "missing.conf"));

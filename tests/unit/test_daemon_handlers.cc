@@ -215,15 +215,19 @@ struct World {
         w.str("");
         return call(w, uid).status;
     }
-    Status account(const char* user, std::vector<std::string> groups, uint32_t flags, std::vector<std::string> perms,
-                   const char* service = "svc") {
+    Answer account_as(uid_t uid, const char* user, std::vector<std::string> groups, uint32_t flags,
+                      std::vector<std::string> perms, const char* service = "svc") {
         proto::Writer w(Op::Account);
         w.str(user);
         w.strs(groups);
         w.u32(flags);
         w.strs(perms);
         w.str(service);
-        return call(w).status;
+        return call(w, uid);
+    }
+    Status account(const char* user, std::vector<std::string> groups, uint32_t flags, std::vector<std::string> perms,
+                   const char* service = "svc") {
+        return account_as(0, user, std::move(groups), flags, std::move(perms), service).status;
     }
     Status change(const char* user, const char* old_pw, const char* new_pw, uint32_t flags, uid_t uid = 0,
                   const char* service = "svc") {
@@ -405,6 +409,32 @@ void test_enumeration_paging(void**) {
     auto a = w.call(q);
     proto::Reader r(a.frame);
     assert_int_equal(r.u32(), 3);   // devs, ops, empty
+}
+
+// Account and Stats tell more than NSS shows: uid 0 and auth clients only,
+// refused before the database is asked.
+void test_account_and_stats_callers(void**) {
+    World w;
+    const int before = w.db.queries;
+    for (uid_t uid : {uid_t(1000), uid_t(65534)}) {
+        auto ans = w.account_as(uid, "alice", {}, proto::kRequireStaff, {});
+        assert_int_equal(ans.status, Status::Denied);
+        proto::Reader rd(ans.frame);
+        assert_string_equal(rd.str().c_str(), "caller not allowed");
+        proto::Writer s(Op::Stats);
+        assert_int_equal(w.call(s, uid).status, Status::Denied);
+    }
+    assert_int_equal(w.db.queries, before);
+    // An auth client (uid 33) and root get both.
+    for (uid_t uid : {uid_t(33), uid_t(0)}) {
+        assert_int_equal(w.account_as(uid, "alice", {}, proto::kRequireStaff, {}).status, Status::Ok);
+        proto::Writer s(Op::Stats);
+        assert_int_equal(w.call(s, uid).status, Status::Ok);
+    }
+    // Lookups stay open to everyone.
+    proto::Writer q(Op::PwByName);
+    q.str("alice");
+    assert_int_equal(w.call(q, 65534).status, Status::Ok);
 }
 
 void test_cache_and_flush(void**) {
@@ -706,6 +736,7 @@ int main() {
         cmocka_unit_test(test_no_rehash_unless_enabled),
         cmocka_unit_test(test_change_password),
         cmocka_unit_test(test_account),
+        cmocka_unit_test(test_account_and_stats_callers),
         cmocka_unit_test(test_passwd_shaping),
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_enumeration_paging),

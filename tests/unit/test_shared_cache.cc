@@ -138,6 +138,81 @@ void test_flush_and_expiry(void**) {
     assert_false(dj::shm::lookup(key_of(req), got));
 }
 
+// The file's bytes past the header, as any local user may read them.
+std::string slot_bytes() {
+    std::string all;
+    int fd = open(g_path.c_str(), O_RDONLY);
+    assert_true(fd >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) all.append(buf, size_t(n));
+    close(fd);
+    assert_true(all.size() > sizeof(dj::shm::Header));
+    return all.substr(sizeof(dj::shm::Header));
+}
+
+// Every slot (512 bytes here) zero but its sequence number, which only ever
+// grows (a reader racing the wipe must see it move).
+bool all_zero(const std::string& s) {
+    for (size_t i = 0; i < s.size(); ++i)
+        if (i % 512 >= sizeof(uint32_t) && s[i] != 0) return false;
+    return true;
+}
+
+// How this process maps g_path: "" if not at all, else the permissions of
+// every mapping of it ("r--s" ...).
+std::string mappings_of_file() {
+    std::string out;
+    FILE* f = fopen("/proc/self/maps", "re");
+    assert_non_null(f);
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        std::string l(line);
+        if (l.find(g_path) != std::string::npos) out += l.substr(l.find(' ') + 1, 4) + " ";
+    }
+    fclose(f);
+    return out;
+}
+
+// Only answers found are published (a NotFound key is what someone typed:
+// maybe a password); flush and retirement zero every record.
+void test_only_found_and_wiped(void**) {
+    auto c = make();
+    const std::string typed = "Tr0ub4dor&3-typed-as-a-name";
+    auto miss = request(dj::proto::Op::PwByName, typed);
+    dj::proto::Writer nf(dj::proto::Op::PwByName, dj::proto::Status::NotFound);
+    c->put(key_of(miss), nf.finish(), later());
+    auto miss_g = request(dj::proto::Op::GroupsOfUser, typed);
+    dj::proto::Writer nf2(dj::proto::Op::GroupsOfUser, dj::proto::Status::NotFound);
+    c->put(key_of(miss_g), nf2.finish(), later());
+    std::string got;
+    assert_false(dj::shm::lookup(key_of(miss), got));
+    assert_true(slot_bytes().find("Tr0ub4dor") == std::string::npos);
+    assert_true(all_zero(slot_bytes()));
+
+    auto req = request(dj::proto::Op::PwByName, "alice-the-user");
+    c->put(key_of(req), group_frame("alice-the-user", 1, 0, dj::proto::Op::PwByName), later());
+    assert_true(dj::shm::lookup(key_of(req), got));
+    // The writer's own view is read-only between writes.
+    const std::string maps = mappings_of_file();
+    assert_true(maps.find("r--s") != std::string::npos);
+    assert_true(maps.find("rw") == std::string::npos);
+    assert_true(slot_bytes().find("alice-the-user") != std::string::npos);
+    c->flush();
+    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_true(all_zero(slot_bytes()));
+    // A shorter record in a slot leaves nothing of the longer one before.
+    c->put(key_of(req), group_frame("alice-the-user", 1, 3, dj::proto::Op::PwByName), later());
+    c->put(key_of(req), group_frame("alice-the-user", 1, 0, dj::proto::Op::PwByName), later());
+    assert_true(slot_bytes().find("member") == std::string::npos);
+    // Retired (the daemon stops): zeroed before it goes.
+    c->retire();
+    assert_true(all_zero(slot_bytes()));
+    dj::shm::reset();
+    assert_string_equal(mappings_of_file().c_str(), "");   // and unmapped
+    c.reset();
+}
+
 void test_many_keys(void**) {
     auto c = make(1024);
     std::string got;
@@ -384,6 +459,7 @@ int main() {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_flush_and_expiry),
         cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_only_found_and_wiped),
         cmocka_unit_test(test_retired_and_replaced),
         cmocka_unit_test(test_killed_writer),
         cmocka_unit_test(test_owner_and_mode),
