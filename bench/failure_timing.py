@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """How long each kind of failed login takes, against the wrong password
 (CVE-2024-39329's class: the time must not tell an unknown user, an inactive
-one or an unusable password from a wrong password). Run as root with
+one, an unusable password or a user the [access] rule leaves out from a
+wrong password). Run as root with
 Debian's python3:
 
     DJ_BUILD=build /usr/bin/python3 bench/failure_timing.py OUT [--rounds N]
@@ -26,10 +27,11 @@ os.environ.setdefault("DJ_TOP", str(TOP))
 
 import conftest  # noqa: E402
 from fixtures_daemon import Daemon  # noqa: E402
-from test_attack_disclosure import measure_failures, timing_database  # noqa: E402
+from test_attack_disclosure import ACCESS, measure_failures, timing_database  # noqa: E402
 
 KEYS = {"unknown user": "unknown", "inactive user": "inactive", "unusable '!' password": "unusable",
-        "outdated hash, wrong password": "outdated", "wrong password": "wrong"}
+        "outdated hash, wrong password": "outdated", "left out by [access]": "access",
+        "wrong password": "wrong"}
 
 
 def main():
@@ -52,7 +54,8 @@ def main():
             db = work / ("timing-%d.sqlite3" % iterations)
             names = timing_database(src, db, iterations)
             with Daemon(conftest.BUILD, work / ("d%d" % iterations), {"engine": "sqlite3", "name": str(db)},
-                        passwords={"hashers": "pbkdf2_sha256, pbkdf2_sha1", "pbkdf2_iterations": iterations}) as d:
+                        passwords={"hashers": "pbkdf2_sha256, pbkdf2_sha1", "pbkdf2_iterations": iterations},
+                        access=ACCESS) as d:
                 ratios, wrong = measure_failures(d, names, args.rounds)
             lines.append("timing_%d_wrong_ms %.2f" % (iterations, wrong * 1000))
             for kind, key in KEYS.items():

@@ -196,6 +196,10 @@ def timing_database(source, dest, iterations=ITERATIONS):
     return {k: v[1] for k, v in names.items()}
 
 
+# Every service open to every active user, but "closed" (nobody).
+ACCESS = {"default": "*", "closed": ""}
+
+
 def measure_failures(d, names, rounds):
     """What a failed Authenticate of each kind costs against a wrong
     password: per kind, the median over `rounds` rounds of its time over the
@@ -203,22 +207,26 @@ def measure_failures(d, names, rounds):
     once, in a rotating order, so that load on the machine, which comes and
     goes, falls on both sides of each ratio). Returns ({kind: ratio}, the
     wrong password's median seconds). bench/failure_timing.py uses it too."""
-    kinds = {"wrong password": (names["target"], "WrongPassword"),
-             "unknown user": ("nobody-by-that-name", "NoUser"),
-             "inactive user": (names["sleeper"], "NoUser"),
-             "unusable '!' password": (names["locked"], "WrongPassword"),
-             "outdated hash, wrong password": (names["old"], "WrongPassword")}
+    # (user, service, expected answer); the daemon runs with ACCESS.
+    kinds = {"wrong password": (names["target"], "login", "WrongPassword"),
+             "unknown user": ("nobody-by-that-name", "login", "NoUser"),
+             "inactive user": (names["sleeper"], "login", "NoUser"),
+             "unusable '!' password": (names["locked"], "login", "WrongPassword"),
+             "outdated hash, wrong password": (names["old"], "login", "WrongPassword"),
+             "left out by [access]": (names["target"], "closed", "NoUser")}
     samples = {k: [] for k in kinds}
     with d.client(timeout=30) as c:
         for _ in range(2):   # warm up: connections, the database's pages
-            for user, _ in kinds.values():
-                c.authenticate(user, "not-it")
+            for user, service, _ in kinds.values():
+                c.authenticate(user, "not-it", service=service)
         for i in range(rounds):
             order = list(kinds.items())
             order = order[i % len(order):] + order[:i % len(order)]
-            for kind, (user, expect) in order:
+            for kind, (user, service, expect) in order:
+                # The right password for [access]: it must not show either.
+                pw = "right-pw" if service == "closed" else "not-it-%d" % i
                 t = time.perf_counter()
-                assert c.authenticate(user, "not-it-%d" % i) == expect, kind
+                assert c.authenticate(user, pw, service=service) == expect, kind
                 samples[kind].append(time.perf_counter() - t)
     wrong = samples["wrong password"]
     ratios = {k: statistics.median(s / w for s, w in zip(v, wrong)) for k, v in samples.items()}
@@ -227,10 +235,12 @@ def measure_failures(d, names, rounds):
 
 def test_every_failure_costs_one_hash_of_the_same_work(sqlite_population, tmp_path):
     """CVE-2024-39329's class: an unknown user, an inactive one, an unusable
-    password and a wrong password must not be told apart by their timing."""
+    password, a user the [access] rule leaves out (with the right password)
+    and a wrong password must not be told apart by their timing."""
     names = timing_database(sqlite_population.db_section["name"], tmp_path / "timing.sqlite3")
     d = Daemon(BUILD, tmp_path / "d", {"engine": "sqlite3", "name": str(tmp_path / "timing.sqlite3")},
-               passwords={"hashers": "pbkdf2_sha256, pbkdf2_sha1", "pbkdf2_iterations": ITERATIONS})
+               passwords={"hashers": "pbkdf2_sha256, pbkdf2_sha1", "pbkdf2_iterations": ITERATIONS},
+               access=ACCESS)
     with d:
         ratios, wrong = measure_failures(d, names, rounds=31)
     ratios = {k: round(v, 3) for k, v in ratios.items()}
