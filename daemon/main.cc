@@ -32,16 +32,17 @@ void usage(FILE* f) {
     fprintf(f,
             "usage: django-authd [--config FILE] [--foreground] [--debug] [--check-config]\n"
             "  --config FILE    configuration file (default %s)\n"
-            "  --foreground     stay in the foreground and log to stderr as well as syslog\n"
+            "  --foreground     stay in the foreground and log to stderr (to syslog if it is the journal)\n"
             "  --debug          log debug messages\n"
             "  --check-config   read and check the configuration, then exit\n",
             dj::kDefaultConfigPath);
 }
 
-// Startup errors go to syslog and, always, to stderr (systemd's journal).
+// Startup errors go to the log and to stderr, once where they are the same
+// place (stderr is the log, or the journal the log reaches).
 int fail(const std::string& msg) {
     dj::log::say(LOG_ERR, "%s", msg.c_str());
-    fprintf(stderr, "django-authd: %s\n", msg.c_str());
+    if (!dj::log::reaches_stderr()) fprintf(stderr, "django-authd: %s\n", msg.c_str());
     return 1;
 }
 
