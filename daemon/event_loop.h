@@ -9,9 +9,24 @@
 // max_connections holds across loops: at the limit, the loop that accepts
 // claims the connection idle the longest in any loop (an atomic per
 // connection, see Conn::idle_since) and asks its owner to close it.
+//
+// Every local user may connect, so every local user is a possible attacker:
+// - each unprivileged uid may hold max_connections_per_uid connections; past
+//   that its new ones are closed at once, nobody else's;
+// - unprivileged connections together may hold all but an eighth of
+//   max_connections: root and auth_clients always find room (at that bound,
+//   an idle unprivileged connection makes room for an unprivileged newcomer);
+// - a request must arrive whole within request_timeout of its first byte,
+//   and an answer be taken whole within request_timeout: a connection that
+//   drips bytes is closed, it does not count as busy forever;
+// - a caller that may not use an op (Authenticate, ChangePassword: root and
+//   auth_clients; Flush and the throttle ops: root) is answered by the
+//   handler in the loop, Denied, without taking a queue slot or a worker;
+// - the worker queues are shared fairly between uids (daemon/workers.h).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,7 +56,11 @@ struct LoopShared {
     std::atomic<uint64_t> next_id{16};
     std::atomic<long> open{0};        // connections open, in all loops
     std::atomic<long> claimed{0};     // of which chosen to make room, not closed yet
-    std::atomic<uint64_t> refused{0}, evicted{0};
+    std::atomic<long> open_unprivileged{0}, claimed_unprivileged{0};  // the same, of unprivileged callers
+    std::atomic<uint64_t> refused{0}, evicted{0}, accept_failed{0};
+    // Unprivileged connections open, by uid (no entry at 0).
+    std::mutex per_uid_mutex;
+    std::unordered_map<uint32_t, int> per_uid;
     std::atomic<bool> stopping{false};
     std::atomic<bool> failed{false};  // a loop stopped on an error
 };
@@ -74,7 +93,7 @@ public:
         uint64_t id = 0;
         int64_t since = 0;  // 0: none
     };
-    Idle longest_idle();
+    Idle longest_idle(bool unprivileged_only);
     bool claim(uint64_t id, int64_t since);
 
 private:
@@ -84,9 +103,14 @@ private:
         Reply reply;
         bool evict;  // close the connection (it was claimed to make room)
     };
-    const Peer& peer(Conn& c);
     void accept_all();
-    bool make_room();
+    bool admit(Conn& c);
+    bool take_uid_slot(uint32_t uid);
+    void release_uid_slot(uint32_t uid);
+    bool make_room(bool unprivileged_only);
+    void pause_accepting();
+    void resume_accepting();
+    bool may_use(const Conn& c, proto::Op op) const;
     void on_event(uint64_t id, uint32_t events);
     void read_from(Conn& c);
     void pump(Conn& c);
@@ -102,6 +126,9 @@ private:
     int epoll_fd_ = -1;
     int event_fd_ = -1;
     std::thread thread_;
+    // Out of file descriptors: the listening socket is not watched until then.
+    bool accept_paused_ = false;
+    std::chrono::steady_clock::time_point accept_resume_;
     // Changed by this loop only, under conns_mutex_; read by it without the
     // lock, by other loops (longest_idle, claim) with it.
     std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;

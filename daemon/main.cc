@@ -122,6 +122,10 @@ int run(int argc, char** argv) {
     so.event_threads = cfg.daemon.event_threads ? cfg.daemon.event_threads : std::min(hw, 8);
     so.max_connections = cfg.daemon.max_connections;
     so.idle_timeout_s = cfg.daemon.idle_timeout;
+    so.request_timeout_s = cfg.daemon.request_timeout;
+    so.max_per_uid = cfg.daemon.max_connections_per_uid ? cfg.daemon.max_connections_per_uid
+                                                         : std::max(1, so.max_connections / 8);
+    so.privileged = clients;  // the Handler gets its own copy below
     so.max_pending_auth = size_t(cfg.daemon.max_pending_auth);
     // Room for max_connections client sockets besides the database
     // connections and our own files (the usual soft limit is 1024).
