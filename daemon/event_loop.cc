@@ -33,6 +33,11 @@ constexpr long kMaxClaims = 16;
 // descriptors (it stays readable: retrying at once would only spin and log).
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
+// How long a connection must have been idle before it may be closed to make
+// room. A new connection counts as idle until its first bytes are read: the
+// grace lets them be read, so that a storm of new connections cannot close
+// the newcomers of others before their request is in.
+constexpr auto kMinIdle = std::chrono::milliseconds(200);
 
 // The answer to a request no worker could take, logged for its caller.
 Reply too_busy(proto::Op op, uid_t uid) {
@@ -251,13 +256,18 @@ bool EventLoop::admit(Conn& c) {
     if (!unprivileged_full && !full) return true;
     // At a limit, the connection idle the longest (in any loop; an
     // unprivileged one for an unprivileged newcomer at their bound) makes
-    // room: a crowd of idle connections cannot lock out a new client. Only
-    // when every connection is mid-request (or too many are still being
-    // closed) is the new one refused.
-    if (s_.claimed.load() >= kMaxClaims || !make_room(unprivileged_full)) {
-        if (s_.refused++ % 1000 == 0)
-            log::say(LOG_WARNING, "connection refused: %ld connections open%s, none idle to close (max_connections)",
-                     unprivileged_full ? unprivileged_max : max, unprivileged_full ? " for unprivileged callers" : "");
+    // room: a crowd of idle connections cannot lock out a new client. At the
+    // unprivileged bound, failing that, the uid holding the most gives one
+    // up. Only when every connection is mid-request (or too many are still
+    // being closed) is the new one refused.
+    if (s_.claimed.load() >= kMaxClaims ||
+        !(make_room([unprivileged_full](EventLoop& l) { return l.longest_idle(unprivileged_full); }) ||
+          (unprivileged_full && take_from_fullest_uid(uid)))) {
+        s_.refused++;
+        log::say_for(uid, LOG_WARNING,
+                     "connection of uid %u refused: %ld connections open%s, none to close (max_connections)",
+                     unsigned(uid), unprivileged_full ? unprivileged_max : max,
+                     unprivileged_full ? " for unprivileged callers" : "");
         return false;
     }
     if (s_.evicted++ % 1000 == 0)
@@ -299,36 +309,68 @@ void EventLoop::resume_accepting() {
     accept_paused_ = false;
 }
 
-bool EventLoop::make_room(bool unprivileged_only) {
+bool EventLoop::make_room(const std::function<Victim(EventLoop&)>& find) {
     // A claim fails when the connection changed meanwhile: look again.
     for (int attempt = 0; attempt < 4; ++attempt) {
         EventLoop* best = nullptr;
-        Idle oldest;
+        Victim victim;
         for (auto& loop : s_.loops) {
-            Idle i = loop->longest_idle(unprivileged_only);
-            if (i.since != 0 && (best == nullptr || i.since < oldest.since)) {
+            Victim v = find(*loop);
+            if (v.rank != 0 && (best == nullptr || v.rank < victim.rank)) {
                 best = loop.get();
-                oldest = i;
+                victim = v;
             }
         }
         if (best == nullptr) return false;
-        if (!best->claim(oldest.id, oldest.since)) continue;
+        if (!best->claim(victim.id, victim.since)) continue;
         if (best == this)
-            settle(oldest.id);  // closes it
+            settle(victim.id);  // closes it
         else
-            best->post(Done{oldest.id, Reply{}, true});
+            best->post(Done{victim.id, Reply{}, true});
         return true;
     }
     return false;
 }
 
-EventLoop::Idle EventLoop::longest_idle(bool unprivileged_only) {
-    Idle best;
+// At the unprivileged bound with no idle connection of theirs: the uid that
+// holds the most connections gives up its oldest (idle or not), if it holds
+// more than `uid` does with the new one.
+bool EventLoop::take_from_fullest_uid(uint32_t uid) {
+    uint32_t fullest = 0;
+    int most = 0, mine = 0;
+    {
+        std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
+        for (const auto& [u, n] : s_.per_uid) {
+            if (u == uid) mine = n;
+            else if (n > most) most = n, fullest = u;
+        }
+    }
+    if (most <= mine || !make_room([fullest](EventLoop& l) { return l.oldest_of(fullest); })) return false;
+    log::say_for(fullest, LOG_NOTICE,
+                 "uid %u holds the most connections (%d) of unprivileged callers: its oldest makes room for uid %u",
+                 unsigned(fullest), most, unsigned(uid));
+    return true;
+}
+
+EventLoop::Victim EventLoop::longest_idle(bool unprivileged_only) {
+    Victim best;
+    const int64_t latest = (Clock::now() - kMinIdle).time_since_epoch().count();
     std::lock_guard<std::mutex> lock(conns_mutex_);
     for (auto& [id, c] : conns_) {
         if (unprivileged_only && c->privileged) continue;
         const int64_t since = c->idle_since.load();
-        if (since > 0 && (best.since == 0 || since < best.since)) best = Idle{id, since};
+        if (since > 0 && since <= latest && (best.rank == 0 || since < best.rank)) best = Victim{id, since, since};
+    }
+    return best;
+}
+
+EventLoop::Victim EventLoop::oldest_of(uint32_t uid) {
+    Victim best;
+    std::lock_guard<std::mutex> lock(conns_mutex_);
+    for (auto& [id, c] : conns_) {
+        if (c->privileged || c->peer.uid != uid) continue;
+        const int64_t since = c->idle_since.load();
+        if (since != kClaimed && (best.rank == 0 || int64_t(id) < best.rank)) best = Victim{id, since, int64_t(id)};
     }
     return best;
 }

@@ -14,8 +14,10 @@
 // - each unprivileged uid may hold max_connections_per_uid connections; past
 //   that its new ones are closed at once, nobody else's;
 // - unprivileged connections together may hold all but an eighth of
-//   max_connections: root and auth_clients always find room (at that bound,
-//   an idle unprivileged connection makes room for an unprivileged newcomer);
+//   max_connections: root and auth_clients always find room. At that bound
+//   an idle unprivileged connection makes room for an unprivileged newcomer,
+//   or else the oldest connection of the uid holding the most, if it holds
+//   more than the newcomer's uid: the uids end up with equal shares;
 // - a request must arrive whole within request_timeout of its first byte,
 //   and an answer be taken whole within request_timeout: a connection that
 //   drips bytes is closed, it does not count as busy forever;
@@ -87,13 +89,16 @@ public:
     // From any thread: wakes the loop (to notice `stopping`).
     void wake();
 
-    // From another loop, at the connection limit: the idle-since time of
-    // this loop's connection idle the longest, and claims it if asked.
-    struct Idle {
+    // From another loop, at a connection limit: this loop's candidate to
+    // make room (the connection idle the longest, or the oldest of a uid),
+    // and its claim if chosen.
+    struct Victim {
         uint64_t id = 0;
-        int64_t since = 0;  // 0: none
+        int64_t since = 0;  // its idle_since when seen (the claim expects it)
+        int64_t rank = 0;   // the lowest goes first; 0: none
     };
-    Idle longest_idle(bool unprivileged_only);
+    Victim longest_idle(bool unprivileged_only);
+    Victim oldest_of(uint32_t uid);
     bool claim(uint64_t id, int64_t since);
 
 private:
@@ -107,7 +112,8 @@ private:
     bool admit(Conn& c);
     bool take_uid_slot(uint32_t uid);
     void release_uid_slot(uint32_t uid);
-    bool make_room(bool unprivileged_only);
+    bool make_room(const std::function<Victim(EventLoop&)>& find);
+    bool take_from_fullest_uid(uint32_t uid);
     void pause_accepting();
     void resume_accepting();
     bool may_use(const Conn& c, proto::Op op) const;
