@@ -52,7 +52,10 @@ struct EventLoop::Conn {
     uint64_t id = 0;
     Peer peer;                   // SO_PEERCRED, read at accept
     bool privileged = false;     // root or an auth client (ServerOptions::privileged)
-    bool uid_slot = false;       // holds one of its uid's max_connections_per_uid
+    // Holds one of its uid's max_connections_per_uid. Given back when it is
+    // claimed to make room (by the claiming loop) or closed, whichever comes
+    // first, so that a uid is not counted for connections already chosen.
+    std::atomic<bool> uid_slot{false};
     std::string in;              // bytes read, not yet a whole frame
     std::vector<uint8_t> out;    // response being written
     size_t out_off = 0;
@@ -207,17 +210,14 @@ void EventLoop::accept_all() {
         c->fd = fd;
         if (!peer_of(fd, c->peer)) log::say(LOG_WARNING, "no peer credentials on a connection");
         c->privileged = s_.opt->privileged.allows(c->peer);
-        if (!admit(*c)) {
-            if (c->uid_slot) release_uid_slot(c->peer.uid);
-            continue;
-        }
+        if (!admit(*c)) continue;
         c->id = s_.next_id++;
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.u64 = c->id;
         if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
             log::say(LOG_WARNING, "epoll_ctl: %s", strerror(errno));
-            if (c->uid_slot) release_uid_slot(c->peer.uid);
+            if (c->uid_slot.exchange(false)) release_uid_slot(c->peer.uid);
             continue;
         }
         c->watched = EPOLLIN | EPOLLRDHUP;
@@ -236,22 +236,28 @@ void EventLoop::accept_all() {
 // Whether a new connection may stay, making room for it if need be.
 bool EventLoop::admit(Conn& c) {
     const uint32_t uid = c.peer.uid;
-    if (!c.privileged) {
-        // Its uid's share first: past it, refused, and nobody else pays.
-        if (!take_uid_slot(uid)) {
-            log::say_for(uid, LOG_WARNING,
-                         "connection refused: uid %u already has %d connections open (max_connections_per_uid)",
-                         unsigned(uid), s_.opt->max_per_uid);
-            return false;
-        }
-        c.uid_slot = true;
+    if (c.privileged) return has_room(uid, false);
+    // Its uid's share first: past it, refused, and nobody else pays.
+    if (!take_uid_slot(uid)) {
+        log::say_for(uid, LOG_WARNING,
+                     "connection refused: uid %u already has %d connections open (max_connections_per_uid)",
+                     unsigned(uid), s_.opt->max_per_uid);
+        return false;
     }
+    const bool ok = has_room(uid, true);
+    end_uid_slot(uid, ok);
+    if (ok) c.uid_slot.store(true);
+    return ok;
+}
+
+// Whether there is room for a new connection of `uid`, made if need be.
+bool EventLoop::has_room(uint32_t uid, bool unprivileged) {
     const long max = s_.opt->max_connections;
     // Unprivileged callers together leave an eighth of the connections to
     // root and the auth clients.
     const long unprivileged_max = max - max / 8;
     const bool unprivileged_full =
-        !c.privileged && s_.open_unprivileged.load() - s_.claimed_unprivileged.load() >= unprivileged_max;
+        unprivileged && s_.open_unprivileged.load() - s_.claimed_unprivileged.load() >= unprivileged_max;
     const bool full = s_.open.load() - s_.claimed.load() >= max;
     if (!unprivileged_full && !full) return true;
     // At a limit, the connection idle the longest (in any loop; an
@@ -275,19 +281,33 @@ bool EventLoop::admit(Conn& c) {
     return true;
 }
 
+// A uid's connections: those it holds, and those being admitted (counted
+// against its share, not in the comparison between uids: a newcomer about to
+// be refused must not make its uid look the fullest to another loop).
 bool EventLoop::take_uid_slot(uint32_t uid) {
     std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
-    auto [it, added] = s_.per_uid.try_emplace(uid, 0);
-    if (it->second >= s_.opt->max_per_uid) return false;  // never 0: added entries pass
-    it->second++;
-    (void)added;
+    UidCount& n = s_.per_uid[uid];
+    if (n.held + n.pending >= s_.opt->max_per_uid) {
+        if (n.held + n.pending == 0) s_.per_uid.erase(uid);
+        return false;
+    }
+    n.pending++;
     return true;
+}
+
+void EventLoop::end_uid_slot(uint32_t uid, bool admitted) {
+    std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
+    auto it = s_.per_uid.find(uid);
+    if (it == s_.per_uid.end()) return;
+    it->second.pending--;
+    if (admitted) it->second.held++;
+    else if (it->second.held + it->second.pending <= 0) s_.per_uid.erase(it);
 }
 
 void EventLoop::release_uid_slot(uint32_t uid) {
     std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
     auto it = s_.per_uid.find(uid);
-    if (it != s_.per_uid.end() && --it->second <= 0) s_.per_uid.erase(it);
+    if (it != s_.per_uid.end() && --it->second.held + it->second.pending <= 0) s_.per_uid.erase(it);
 }
 
 void EventLoop::pause_accepting() {
@@ -341,11 +361,12 @@ bool EventLoop::take_from_fullest_uid(uint32_t uid) {
     {
         std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
         for (const auto& [u, n] : s_.per_uid) {
-            if (u == uid) mine = n;
-            else if (n > most) most = n, fullest = u;
+            if (u == uid) mine = n.held;
+            else if (n.held > most) most = n.held, fullest = u;
         }
     }
-    if (most <= mine || !make_room([fullest](EventLoop& l) { return l.oldest_of(fullest); })) return false;
+    // With the new one, `uid` would hold mine + 1, the fullest most - 1.
+    if (most <= mine + 1 || !make_room([fullest](EventLoop& l) { return l.oldest_of(fullest); })) return false;
     log::say_for(fullest, LOG_NOTICE,
                  "uid %u holds the most connections (%d) of unprivileged callers: its oldest makes room for uid %u",
                  unsigned(fullest), most, unsigned(uid));
@@ -376,11 +397,19 @@ EventLoop::Victim EventLoop::oldest_of(uint32_t uid) {
 }
 
 bool EventLoop::claim(uint64_t id, int64_t since) {
-    std::lock_guard<std::mutex> lock(conns_mutex_);
-    auto it = conns_.find(id);
-    if (it == conns_.end() || !it->second->idle_since.compare_exchange_strong(since, kClaimed)) return false;
-    s_.claimed++;  // under the lock: close_conn cannot have run yet
-    if (!it->second->privileged) s_.claimed_unprivileged++;
+    uint32_t uid;
+    {
+        std::lock_guard<std::mutex> lock(conns_mutex_);
+        auto it = conns_.find(id);
+        if (it == conns_.end() || !it->second->idle_since.compare_exchange_strong(since, kClaimed)) return false;
+        Conn& c = *it->second;
+        s_.claimed++;  // under the lock: close_conn cannot have run yet
+        if (c.privileged) return true;
+        s_.claimed_unprivileged++;
+        if (!c.uid_slot.exchange(false)) return true;
+        uid = c.peer.uid;
+    }
+    release_uid_slot(uid);
     return true;
 }
 
@@ -415,7 +444,7 @@ void EventLoop::close_conn(uint64_t id) {
             s_.open_unprivileged--;
         }
     }
-    if (closing->uid_slot) release_uid_slot(closing->peer.uid);
+    if (closing->uid_slot.exchange(false)) release_uid_slot(closing->peer.uid);
     // A worker's late answer for it is dropped in take_inbox.
 }
 

@@ -46,6 +46,11 @@ namespace dj {
 struct ServerOptions;
 class EventLoop;
 
+struct UidCount {
+    int held = 0;
+    int pending = 0;
+};
+
 // What the loops of one server share; it owns them. Counters are atomics;
 // `loops` is filled before any loop runs and not changed while they do.
 struct LoopShared {
@@ -60,9 +65,10 @@ struct LoopShared {
     std::atomic<long> claimed{0};     // of which chosen to make room, not closed yet
     std::atomic<long> open_unprivileged{0}, claimed_unprivileged{0};  // the same, of unprivileged callers
     std::atomic<uint64_t> refused{0}, evicted{0}, accept_failed{0};
-    // Unprivileged connections open, by uid (no entry at 0).
+    // Unprivileged connections by uid: held, and being admitted (no entry
+    // at 0, 0).
     std::mutex per_uid_mutex;
-    std::unordered_map<uint32_t, int> per_uid;
+    std::unordered_map<uint32_t, UidCount> per_uid;
     std::atomic<bool> stopping{false};
     std::atomic<bool> failed{false};  // a loop stopped on an error
 };
@@ -110,7 +116,9 @@ private:
     };
     void accept_all();
     bool admit(Conn& c);
+    bool has_room(uint32_t uid, bool unprivileged);
     bool take_uid_slot(uint32_t uid);
+    void end_uid_slot(uint32_t uid, bool admitted);
     void release_uid_slot(uint32_t uid);
     bool make_room(const std::function<Victim(EventLoop&)>& find);
     bool take_from_fullest_uid(uint32_t uid);
