@@ -3,16 +3,18 @@ to it: NSS runs in every process). Each test attacks the real daemon from
 other uids (setpriv) while root, and www-data (an auth client), go on with
 real logins and uncached lookups, which must all be answered:
 
-- slow drip: connections that send a byte now and then are closed
-  request_timeout after their first byte; each unprivileged uid holds at
-  most max_connections_per_uid connections (its others are refused at once),
-  and root and auth clients always find room;
+- slow drip and connection storms: connections that send a byte now and
+  then are closed request_timeout after their first byte; each unprivileged
+  uid holds at most max_connections_per_uid connections (its others are
+  refused at once), the unprivileged uids together hold equal shares of
+  their part (a sixth uid still gets in), and root and auth clients always
+  find room;
 - a flood of Authenticate requests from a caller that may not authenticate
   is answered Denied in the event loop: it takes no queue slot, and no real
   login is answered Throttled; an auth client's flood takes only its share
   of the authentication queue;
 - floods of refusals log a bounded number of lines, and say how many were
-  left out;
+  left out; with standard error the journal, each line is logged once;
 - out of file descriptors, the daemon stops watching its socket for a moment
   instead of spinning."""
 import os
