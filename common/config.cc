@@ -170,6 +170,8 @@ struct Parser {
         num("daemon.auth_threads", dm.auth_threads, 0, 256);
         num("daemon.max_connections", dm.max_connections, 1, 65536);
         num("daemon.idle_timeout", dm.idle_timeout, 1, 86400);
+        num("daemon.request_timeout", dm.request_timeout, 1, 3600);
+        num("daemon.max_connections_per_uid", dm.max_connections_per_uid, 0, 65536);
         num("daemon.max_pending_auth", dm.max_pending_auth, 1, 1000000);
         flag("daemon.debug", dm.debug);
 

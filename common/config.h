@@ -71,6 +71,8 @@ struct DaemonConfig {
     int auth_threads = 0;                // 0: sized to the machine
     int max_connections = 1024;
     int idle_timeout = 60;               // seconds a client connection may stay idle
+    int request_timeout = 5;             // seconds for a request (or an answer) to cross whole
+    int max_connections_per_uid = 0;     // 0: max_connections / 8 (root and auth_clients: no cap)
     int max_pending_auth = 256;          // queued authentications before Throttled
     bool debug = false;                  // log debug messages (as --debug)
 };

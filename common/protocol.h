@@ -3,7 +3,11 @@
 //
 // Transport: a SOCK_STREAM Unix socket (default /run/django-auth/socket).
 // A client sends one request frame and reads one response frame; it may send
-// further requests on the same connection. The daemon closes idle connections.
+// further requests on the same connection. The daemon closes idle connections
+// (idle_timeout), and a connection whose request (or whose reading of an
+// answer) does not complete within request_timeout of its first byte; each
+// caller uid but root and the auth clients holds at most
+// max_connections_per_uid connections (see django-auth.conf(5)).
 //
 // Frame (requests and responses alike), all integers big-endian:
 //

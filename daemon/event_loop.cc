@@ -29,13 +29,33 @@ constexpr int64_t kClaimed = -1;
 // files stay within max_connections plus this (the daemon's file limit has
 // room for it).
 constexpr long kMaxClaims = 16;
+// How long the listening socket is left alone after accept ran out of file
+// descriptors (it stays readable: retrying at once would only spin and log).
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
+// How long a connection must have been idle before it may be closed to make
+// room. A new connection counts as idle until its first bytes are read: the
+// grace lets them be read, so that a storm of new connections cannot close
+// the newcomers of others before their request is in.
+constexpr auto kMinIdle = std::chrono::milliseconds(200);
+
+// The answer to a request no worker could take, logged for its caller.
+Reply too_busy(proto::Op op, uid_t uid) {
+    log::say_for(uid, LOG_WARNING, "%s: queue full, request of uid %u refused", proto::op_name(op), unsigned(uid));
+    proto::Writer w(op, Handler::is_auth_op(op) ? proto::Status::Throttled : proto::Status::Unavailable);
+    return Reply{std::move(w.finish()), false};
+}
 }  // namespace
 
 struct EventLoop::Conn {
     int fd = -1;
     uint64_t id = 0;
-    Peer peer;                   // see peer()
-    bool peer_known = false;
+    Peer peer;                   // SO_PEERCRED, read at accept
+    bool privileged = false;     // root or an auth client (ServerOptions::privileged)
+    // Holds one of its uid's max_connections_per_uid. Given back when it is
+    // claimed to make room (by the claiming loop) or closed, whichever comes
+    // first, so that a uid is not counted for connections already chosen.
+    std::atomic<bool> uid_slot{false};
     std::string in;              // bytes read, not yet a whole frame
     std::vector<uint8_t> out;    // response being written
     size_t out_off = 0;
@@ -44,6 +64,10 @@ struct EventLoop::Conn {
     bool eof = false;            // the client shut down its side (may still await an answer)
     uint32_t watched = 0;        // current epoll interest
     Clock::time_point last = Clock::now();
+    // By when the request being read, or the answer being written, must be
+    // through (request_timeout from its start); kNoDeadline while the
+    // connection waits for nothing or for a worker.
+    Clock::time_point deadline = kNoDeadline;
     // Read by other loops at the connection limit: when the connection
     // became idle (nothing read, nothing to write, no request with a
     // worker; steady clock ticks since boot), 0 while it is not, kClaimed once a loop
@@ -128,7 +152,12 @@ void EventLoop::run(int extra_fd, const std::function<void()>& on_extra) {
     auto last_sweep = Clock::now();
     epoll_event events[64];
     while (!s_.stopping.load(std::memory_order_acquire)) {
-        int n = epoll_wait(epoll_fd_, events, 64, 1000);
+        int timeout_ms = 1000;
+        if (accept_paused_) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(accept_resume_ - Clock::now()).count();
+            timeout_ms = int(std::clamp<int64_t>(left + 1, 0, 1000));
+        }
+        int n = epoll_wait(epoll_fd_, events, 64, timeout_ms);
         if (n < 0 && errno != EINTR) {
             log::say(LOG_ERR, "epoll_wait: %s", strerror(errno));
             s_.failed.store(true);
@@ -152,8 +181,10 @@ void EventLoop::run(int extra_fd, const std::function<void()>& on_extra) {
                 settle(id);
             }
         }
+        if (accept_paused_ && Clock::now() >= accept_resume_) resume_accepting();
         if (Clock::now() - last_sweep >= std::chrono::seconds(1)) {
             sweep_idle();
+            log::tick();
             last_sweep = Clock::now();
         }
     }
@@ -166,40 +197,34 @@ void EventLoop::accept_all() {
         int fd = accept4(s_.listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log::say(LOG_WARNING, "accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                if (s_.accept_failed++ % 100 == 0)
+                    log::say(LOG_WARNING, "accept: %s: not accepting for %lld ms", strerror(errno),
+                             static_cast<long long>(kAcceptPause.count()));
+                return pause_accepting();
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) log::say(LOG_WARNING, "accept: %s", strerror(errno));
             return;
         }
-        const long max = s_.opt->max_connections;
-        if (s_.open.load() - s_.claimed.load() >= max) {
-            // At the limit, the connection idle the longest (in any loop)
-            // makes room: a crowd of idle connections cannot lock out a new
-            // client. Only when every connection is mid-request (or too
-            // many are still being closed) is the new one refused.
-            if (s_.claimed.load() >= kMaxClaims || !make_room()) {
-                close(fd);
-                if (s_.refused++ % 1000 == 0)
-                    log::say(LOG_WARNING, "connection refused: %ld connections open, none idle to close (max_connections)",
-                             max);
-                continue;
-            }
-            if (s_.evicted++ % 1000 == 0)
-                log::say(LOG_WARNING, "%ld connections open (max_connections): closing the longest idle ones", max);
-        }
-        auto c = std::make_unique<Conn>();
+        auto c = std::make_unique<Conn>();  // closes fd whenever it goes
         c->fd = fd;
+        if (!peer_of(fd, c->peer)) log::say(LOG_WARNING, "no peer credentials on a connection");
+        c->privileged = s_.opt->privileged.allows(c->peer);
+        if (!admit(*c)) continue;
         c->id = s_.next_id++;
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.u64 = c->id;
         if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
             log::say(LOG_WARNING, "epoll_ctl: %s", strerror(errno));
-            continue;  // c closes the fd
+            if (c->uid_slot.exchange(false)) release_uid_slot(c->peer.uid);
+            continue;
         }
         c->watched = EPOLLIN | EPOLLRDHUP;
         const uint64_t id = c->id;
         s_.handler->count_connection();
         s_.open++;
+        if (!c->privileged) s_.open_unprivileged++;
         {
             std::lock_guard<std::mutex> lock(conns_mutex_);
             conns_.emplace(id, std::move(c));
@@ -208,44 +233,183 @@ void EventLoop::accept_all() {
     }
 }
 
-bool EventLoop::make_room() {
+// Whether a new connection may stay, making room for it if need be.
+bool EventLoop::admit(Conn& c) {
+    const uint32_t uid = c.peer.uid;
+    if (c.privileged) return has_room(uid, false);
+    // Its uid's share first: past it, refused, and nobody else pays.
+    if (!take_uid_slot(uid)) {
+        log::say_for(uid, LOG_WARNING,
+                     "connection refused: uid %u already has %d connections open (max_connections_per_uid)",
+                     unsigned(uid), s_.opt->max_per_uid);
+        return false;
+    }
+    const bool ok = has_room(uid, true);
+    end_uid_slot(uid, ok);
+    if (ok) c.uid_slot.store(true);
+    return ok;
+}
+
+// Whether there is room for a new connection of `uid`, made if need be.
+bool EventLoop::has_room(uint32_t uid, bool unprivileged) {
+    const long max = s_.opt->max_connections;
+    // Unprivileged callers together leave an eighth of the connections to
+    // root and the auth clients.
+    const long unprivileged_max = max - max / 8;
+    const bool unprivileged_full =
+        unprivileged && s_.open_unprivileged.load() - s_.claimed_unprivileged.load() >= unprivileged_max;
+    const bool full = s_.open.load() - s_.claimed.load() >= max;
+    if (!unprivileged_full && !full) return true;
+    // At a limit, the connection idle the longest (in any loop; an
+    // unprivileged one for an unprivileged newcomer at their bound) makes
+    // room: a crowd of idle connections cannot lock out a new client. At the
+    // unprivileged bound, failing that, the uid holding the most gives one
+    // up. Only when every connection is mid-request (or too many are still
+    // being closed) is the new one refused.
+    if (s_.claimed.load() >= kMaxClaims ||
+        !(make_room([unprivileged_full](EventLoop& l) { return l.longest_idle(unprivileged_full); }) ||
+          (unprivileged_full && take_from_fullest_uid(uid)))) {
+        s_.refused++;
+        log::say_for(uid, LOG_WARNING,
+                     "connection of uid %u refused: %ld connections open%s, none to close (max_connections)",
+                     unsigned(uid), unprivileged_full ? unprivileged_max : max,
+                     unprivileged_full ? " for unprivileged callers" : "");
+        return false;
+    }
+    if (s_.evicted++ % 1000 == 0)
+        log::say(LOG_WARNING, "%ld connections open (max_connections): closing the longest idle ones", max);
+    return true;
+}
+
+// A uid's connections: those it holds, and those being admitted (counted
+// against its share, not in the comparison between uids: a newcomer about to
+// be refused must not make its uid look the fullest to another loop).
+bool EventLoop::take_uid_slot(uint32_t uid) {
+    std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
+    UidCount& n = s_.per_uid[uid];
+    if (n.held + n.pending >= s_.opt->max_per_uid) {
+        if (n.held + n.pending == 0) s_.per_uid.erase(uid);
+        return false;
+    }
+    n.pending++;
+    return true;
+}
+
+void EventLoop::end_uid_slot(uint32_t uid, bool admitted) {
+    std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
+    auto it = s_.per_uid.find(uid);
+    if (it == s_.per_uid.end()) return;
+    it->second.pending--;
+    if (admitted) it->second.held++;
+    else if (it->second.held + it->second.pending <= 0) s_.per_uid.erase(it);
+}
+
+void EventLoop::release_uid_slot(uint32_t uid) {
+    std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
+    auto it = s_.per_uid.find(uid);
+    if (it != s_.per_uid.end() && --it->second.held + it->second.pending <= 0) s_.per_uid.erase(it);
+}
+
+void EventLoop::pause_accepting() {
+    if (accept_paused_) return;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s_.listen_fd, nullptr) != 0) return;  // keep watching, then
+    accept_paused_ = true;
+    accept_resume_ = Clock::now() + kAcceptPause;
+}
+
+void EventLoop::resume_accepting() {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = kListenId;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s_.listen_fd, &ev) != 0) {
+        log::say(LOG_ERR, "epoll_ctl: %s", strerror(errno));
+        accept_resume_ = Clock::now() + kAcceptPause;  // try again
+        return;
+    }
+    accept_paused_ = false;
+}
+
+bool EventLoop::make_room(const std::function<Victim(EventLoop&)>& find) {
     // A claim fails when the connection changed meanwhile: look again.
     for (int attempt = 0; attempt < 4; ++attempt) {
         EventLoop* best = nullptr;
-        Idle oldest;
+        Victim victim;
         for (auto& loop : s_.loops) {
-            Idle i = loop->longest_idle();
-            if (i.since != 0 && (best == nullptr || i.since < oldest.since)) {
+            Victim v = find(*loop);
+            if (v.rank != 0 && (best == nullptr || v.rank < victim.rank)) {
                 best = loop.get();
-                oldest = i;
+                victim = v;
             }
         }
         if (best == nullptr) return false;
-        if (!best->claim(oldest.id, oldest.since)) continue;
+        if (!best->claim(victim.id, victim.since)) continue;
         if (best == this)
-            settle(oldest.id);  // closes it
+            settle(victim.id);  // closes it
         else
-            best->post(Done{oldest.id, Reply{}, true});
+            best->post(Done{victim.id, Reply{}, true});
         return true;
     }
     return false;
 }
 
-EventLoop::Idle EventLoop::longest_idle() {
-    Idle best;
+// At the unprivileged bound with no idle connection of theirs: the uid that
+// holds the most connections gives up its oldest (idle or not), if it holds
+// more than `uid` does with the new one.
+bool EventLoop::take_from_fullest_uid(uint32_t uid) {
+    uint32_t fullest = 0;
+    int most = 0, mine = 0;
+    {
+        std::lock_guard<std::mutex> lock(s_.per_uid_mutex);
+        for (const auto& [u, n] : s_.per_uid) {
+            if (u == uid) mine = n.held;
+            else if (n.held > most) most = n.held, fullest = u;
+        }
+    }
+    // With the new one, `uid` would hold mine + 1, the fullest most - 1.
+    if (most <= mine + 1 || !make_room([fullest](EventLoop& l) { return l.oldest_of(fullest); })) return false;
+    log::say_for(fullest, LOG_NOTICE,
+                 "uid %u holds the most connections (%d) of unprivileged callers: its oldest makes room for uid %u",
+                 unsigned(fullest), most, unsigned(uid));
+    return true;
+}
+
+EventLoop::Victim EventLoop::longest_idle(bool unprivileged_only) {
+    Victim best;
+    const int64_t latest = (Clock::now() - kMinIdle).time_since_epoch().count();
     std::lock_guard<std::mutex> lock(conns_mutex_);
     for (auto& [id, c] : conns_) {
+        if (unprivileged_only && c->privileged) continue;
         const int64_t since = c->idle_since.load();
-        if (since > 0 && (best.since == 0 || since < best.since)) best = Idle{id, since};
+        if (since > 0 && since <= latest && (best.rank == 0 || since < best.rank)) best = Victim{id, since, since};
+    }
+    return best;
+}
+
+EventLoop::Victim EventLoop::oldest_of(uint32_t uid) {
+    Victim best;
+    std::lock_guard<std::mutex> lock(conns_mutex_);
+    for (auto& [id, c] : conns_) {
+        if (c->privileged || c->peer.uid != uid) continue;
+        const int64_t since = c->idle_since.load();
+        if (since != kClaimed && (best.rank == 0 || int64_t(id) < best.rank)) best = Victim{id, since, int64_t(id)};
     }
     return best;
 }
 
 bool EventLoop::claim(uint64_t id, int64_t since) {
-    std::lock_guard<std::mutex> lock(conns_mutex_);
-    auto it = conns_.find(id);
-    if (it == conns_.end() || !it->second->idle_since.compare_exchange_strong(since, kClaimed)) return false;
-    s_.claimed++;  // under the lock: close_conn cannot have run yet
+    uint32_t uid;
+    {
+        std::lock_guard<std::mutex> lock(conns_mutex_);
+        auto it = conns_.find(id);
+        if (it == conns_.end() || !it->second->idle_since.compare_exchange_strong(since, kClaimed)) return false;
+        Conn& c = *it->second;
+        s_.claimed++;  // under the lock: close_conn cannot have run yet
+        if (c.privileged) return true;
+        s_.claimed_unprivileged++;
+        if (!c.uid_slot.exchange(false)) return true;
+        uid = c.peer.uid;
+    }
+    release_uid_slot(uid);
     return true;
 }
 
@@ -255,6 +419,9 @@ void EventLoop::settle(uint64_t id) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Conn& c = *it->second;
+    const bool mid_frame = !c.busy && (!c.in.empty() || c.out_off < c.out.size());
+    if (!mid_frame) c.deadline = kNoDeadline;
+    else if (c.deadline == kNoDeadline) c.deadline = Clock::now() + std::chrono::seconds(s_.opt->request_timeout_s);
     const int64_t want = !c.busy && c.in.empty() && c.out_off >= c.out.size() ? c.last.time_since_epoch().count() : 0;
     int64_t cur = c.idle_since.load();
     if (cur == want) return;
@@ -269,32 +436,48 @@ void EventLoop::close_conn(uint64_t id) {
         if (it == conns_.end()) return;
         closing = std::move(it->second);
         conns_.erase(it);
-        if (closing->idle_since.load() == kClaimed) s_.claimed--;
+        const bool claimed = closing->idle_since.load() == kClaimed;
+        if (claimed) s_.claimed--;
         s_.open--;
+        if (!closing->privileged) {
+            if (claimed) s_.claimed_unprivileged--;
+            s_.open_unprivileged--;
+        }
     }
+    if (closing->uid_slot.exchange(false)) release_uid_slot(closing->peer.uid);
     // A worker's late answer for it is dropped in take_inbox.
 }
 
 void EventLoop::sweep_idle() {
     auto now = Clock::now();
     auto limit = std::chrono::seconds(s_.opt->idle_timeout_s);
-    std::vector<uint64_t> idle;
-    for (auto& [id, c] : conns_)
-        if (!c->busy && now - c->last > limit) idle.push_back(id);
+    std::vector<uint64_t> idle, late;
+    for (auto& [id, c] : conns_) {
+        if (now >= c->deadline) late.push_back(id);
+        else if (!c->busy && now - c->last > limit) idle.push_back(id);
+    }
+    for (uint64_t id : late) {
+        const Conn& c = *conns_.at(id);
+        log::say_for(c.peer.uid, LOG_NOTICE, "uid %u pid %d: %s not through within %d s (request_timeout): closing",
+                     unsigned(c.peer.uid), int(c.peer.pid), c.out_off < c.out.size() ? "answer" : "request",
+                     s_.opt->request_timeout_s);
+        close_conn(id);
+    }
     for (uint64_t id : idle) close_conn(id);
 }
 
 // --- one connection's traffic ------------------------------------------------------
 
-// The client's credentials, asked of the kernel when first needed: they are
-// those of connect() whenever asked, and a lookup answered from the cache
-// needs them only for the debug log.
-const Peer& EventLoop::peer(Conn& c) {
-    if (!c.peer_known) {
-        c.peer_known = true;
-        if (!peer_of(c.fd, c.peer)) log::say(LOG_WARNING, "no peer credentials on a connection");
-    }
-    return c.peer;
+// Who may use an op, decided before any queue or worker is involved (the
+// handler decides the same way; for a caller refused here, it answers in the
+// loop without the database or a hash).
+bool EventLoop::may_use(const Conn& c, proto::Op op) const {
+    // Authentication, and what only those who log users in may read
+    // (account details, the counters).
+    if (Handler::is_auth_op(op) || op == proto::Op::Account || op == proto::Op::Stats) return c.privileged;
+    if (op == proto::Op::Flush || op == proto::Op::ThrottleList || op == proto::Op::ThrottleReset)
+        return c.peer.uid == 0;
+    return true;
 }
 
 void EventLoop::watch(Conn& c) {
@@ -383,18 +566,30 @@ void EventLoop::pump(Conn& c) {
         if (c.in.size() < 4) return c.eof ? close_conn(id) : watch(c);
         uint32_t len = proto::read_be32(reinterpret_cast<const uint8_t*>(c.in.data()));
         if (len > proto::kMaxRequest || len < proto::kHeaderSize) {
-            log::say(LOG_NOTICE, "bad frame length %u from uid %u pid %d: closing", len, unsigned(peer(c).uid),
-                     int(peer(c).pid));
+            log::say_for(c.peer.uid, LOG_NOTICE, "bad frame length %u from uid %u pid %d: closing", len,
+                         unsigned(c.peer.uid), int(c.peer.pid));
             return close_conn(id);
         }
         if (c.in.size() < 4 + size_t(len)) return c.eof ? close_conn(id) : watch(c);
         auto frame = std::make_shared<std::string>(c.in, 4, len);
         explicit_bzero(c.in.data(), 4 + size_t(len));
         c.in.erase(0, 4 + size_t(len));
+        c.deadline = kNoDeadline;  // a whole request: the next one has request_timeout of its own
         const auto op = static_cast<proto::Op>(static_cast<uint8_t>((*frame)[1]));
         const bool auth = Handler::is_auth_op(op);
+        if (!may_use(c, op)) {
+            // The handler's own refusal (Denied, or BadRequest for a bad
+            // frame), answered here: no queue slot, no worker.
+            log::Caller caller(c.peer.uid);
+            Reply r = s_.handler->handle(*frame, c.peer);
+            explicit_bzero(frame->data(), frame->size());
+            c.out = std::move(r.frame);
+            c.out_off = 0;
+            c.close_after = r.close;
+            continue;
+        }
         if (!auth) {
-            if (auto hit = s_.handler->cached(*frame, log::debug_enabled() ? peer(c) : Peer{})) {
+            if (auto hit = s_.handler->cached(*frame, c.peer)) {
                 c.out = std::move(hit->frame);
                 c.out_off = 0;
                 c.close_after = hit->close;
@@ -405,23 +600,27 @@ void EventLoop::pump(Conn& c) {
         EventLoop* self = this;
         Handler* handler = s_.handler;
         if (!c.gone) c.gone = std::make_shared<std::atomic<bool>>(false);
-        auto job = [self, handler, id, who = peer(c), frame, gone = c.gone] {
+        auto job = [self, handler, id, op, who = c.peer, frame, gone = c.gone](bool run) {
             if (gone->load()) {  // nobody to answer
                 explicit_bzero(frame->data(), frame->size());
                 return;
             }
+            if (!run) {  // pushed out of the queue by another caller's request
+                explicit_bzero(frame->data(), frame->size());
+                self->complete(id, too_busy(op, who.uid));
+                return;
+            }
+            log::Caller caller(who.uid);
             Reply r = handler->handle(*frame, who);
             explicit_bzero(frame->data(), frame->size());
             self->complete(id, std::move(r));
         };
         WorkerPool& pool = auth ? *s_.auths : *s_.lookups;
-        if (pool.submit(std::move(job))) continue;  // busy: watch nothing until the answer
+        if (pool.submit(c.peer.uid, std::move(job))) continue;  // busy: watch nothing until the answer
         explicit_bzero(frame->data(), frame->size());
-        proto::Writer w(op, auth ? proto::Status::Throttled : proto::Status::Unavailable);
         c.busy = false;
-        c.out = std::move(w.finish());
+        c.out = std::move(too_busy(op, c.peer.uid).frame);
         c.out_off = 0;
-        log::say(LOG_WARNING, "%s: queue full, request refused", proto::op_name(op));
     }
 }
 

@@ -9,9 +9,26 @@
 // max_connections holds across loops: at the limit, the loop that accepts
 // claims the connection idle the longest in any loop (an atomic per
 // connection, see Conn::idle_since) and asks its owner to close it.
+//
+// Every local user may connect, so every local user is a possible attacker:
+// - each unprivileged uid may hold max_connections_per_uid connections; past
+//   that its new ones are closed at once, nobody else's;
+// - unprivileged connections together may hold all but an eighth of
+//   max_connections: root and auth_clients always find room. At that bound
+//   an idle unprivileged connection makes room for an unprivileged newcomer,
+//   or else the oldest connection of the uid holding the most, if it holds
+//   more than the newcomer's uid: the uids end up with equal shares;
+// - a request must arrive whole within request_timeout of its first byte,
+//   and an answer be taken whole within request_timeout: a connection that
+//   drips bytes is closed, it does not count as busy forever;
+// - a caller that may not use an op (Authenticate, ChangePassword: root and
+//   auth_clients; Flush and the throttle ops: root) is answered by the
+//   handler in the loop, Denied, without taking a queue slot or a worker;
+// - the worker queues are shared fairly between uids (daemon/workers.h).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +46,11 @@ namespace dj {
 struct ServerOptions;
 class EventLoop;
 
+struct UidCount {
+    int held = 0;
+    int pending = 0;
+};
+
 // What the loops of one server share; it owns them. Counters are atomics;
 // `loops` is filled before any loop runs and not changed while they do.
 struct LoopShared {
@@ -41,7 +63,12 @@ struct LoopShared {
     std::atomic<uint64_t> next_id{16};
     std::atomic<long> open{0};        // connections open, in all loops
     std::atomic<long> claimed{0};     // of which chosen to make room, not closed yet
-    std::atomic<uint64_t> refused{0}, evicted{0};
+    std::atomic<long> open_unprivileged{0}, claimed_unprivileged{0};  // the same, of unprivileged callers
+    std::atomic<uint64_t> refused{0}, evicted{0}, accept_failed{0};
+    // Unprivileged connections by uid: held, and being admitted (no entry
+    // at 0, 0).
+    std::mutex per_uid_mutex;
+    std::unordered_map<uint32_t, UidCount> per_uid;
     std::atomic<bool> stopping{false};
     std::atomic<bool> failed{false};  // a loop stopped on an error
 };
@@ -68,13 +95,16 @@ public:
     // From any thread: wakes the loop (to notice `stopping`).
     void wake();
 
-    // From another loop, at the connection limit: the idle-since time of
-    // this loop's connection idle the longest, and claims it if asked.
-    struct Idle {
+    // From another loop, at a connection limit: this loop's candidate to
+    // make room (the connection idle the longest, or the oldest of a uid),
+    // and its claim if chosen.
+    struct Victim {
         uint64_t id = 0;
-        int64_t since = 0;  // 0: none
+        int64_t since = 0;  // its idle_since when seen (the claim expects it)
+        int64_t rank = 0;   // the lowest goes first; 0: none
     };
-    Idle longest_idle();
+    Victim longest_idle(bool unprivileged_only);
+    Victim oldest_of(uint32_t uid);
     bool claim(uint64_t id, int64_t since);
 
 private:
@@ -84,9 +114,17 @@ private:
         Reply reply;
         bool evict;  // close the connection (it was claimed to make room)
     };
-    const Peer& peer(Conn& c);
     void accept_all();
-    bool make_room();
+    bool admit(Conn& c);
+    bool has_room(uint32_t uid, bool unprivileged);
+    bool take_uid_slot(uint32_t uid);
+    void end_uid_slot(uint32_t uid, bool admitted);
+    void release_uid_slot(uint32_t uid);
+    bool make_room(const std::function<Victim(EventLoop&)>& find);
+    bool take_from_fullest_uid(uint32_t uid);
+    void pause_accepting();
+    void resume_accepting();
+    bool may_use(const Conn& c, proto::Op op) const;
     void on_event(uint64_t id, uint32_t events);
     void read_from(Conn& c);
     void pump(Conn& c);
@@ -102,6 +140,9 @@ private:
     int epoll_fd_ = -1;
     int event_fd_ = -1;
     std::thread thread_;
+    // Out of file descriptors: the listening socket is not watched until then.
+    bool accept_paused_ = false;
+    std::chrono::steady_clock::time_point accept_resume_;
     // Changed by this loop only, under conns_mutex_; read by it without the
     // lock, by other loops (longest_idle, claim) with it.
     std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;

@@ -36,7 +36,7 @@ void usage(FILE* f) {
     fprintf(f,
             "usage: django-authd [--config FILE] [--foreground] [--debug] [--check-config]\n"
             "  --config FILE    configuration file (default %s)\n"
-            "  --foreground     stay in the foreground and log to stderr as well as syslog\n"
+            "  --foreground     stay in the foreground and log to stderr (to syslog if it is the journal)\n"
             "  --debug          log debug messages\n"
             "  --check-config   read and check the configuration, then exit\n",
             dj::kDefaultConfigPath);
@@ -80,10 +80,11 @@ int check_config(const dj::Config& cfg, const std::string& path) {
     return rc;
 }
 
-// Startup errors go to syslog and, always, to stderr (systemd's journal).
+// Startup errors go to the log and to stderr, once where they are the same
+// place (stderr is the log, or the journal the log reaches).
 int fail(const std::string& msg) {
     dj::log::say(LOG_ERR, "%s", msg.c_str());
-    fprintf(stderr, "django-authd: %s\n", msg.c_str());
+    if (!dj::log::reaches_stderr()) fprintf(stderr, "django-authd: %s\n", msg.c_str());
     return 1;
 }
 
@@ -167,6 +168,10 @@ int run(int argc, char** argv) {
     so.event_threads = cfg.daemon.event_threads ? cfg.daemon.event_threads : std::min(hw, 8);
     so.max_connections = cfg.daemon.max_connections;
     so.idle_timeout_s = cfg.daemon.idle_timeout;
+    so.request_timeout_s = cfg.daemon.request_timeout;
+    so.max_per_uid = cfg.daemon.max_connections_per_uid ? cfg.daemon.max_connections_per_uid
+                                                         : std::max(1, so.max_connections / 8);
+    so.privileged = clients;  // the Handler gets its own copy below
     so.max_pending_auth = size_t(cfg.daemon.max_pending_auth);
     // Room for max_connections client sockets besides the database
     // connections and our own files (the usual soft limit is 1024).

@@ -3,7 +3,9 @@
 // accepted (epoll, non-blocking), reads whole request frames, answers cached
 // lookups itself and hands other requests to a worker pool. Idle and
 // half-open connections cost a few hundred bytes, never a thread. Bounded:
-// number of connections, request size, queued requests.
+// number of connections (in all, and per unprivileged uid, with room kept
+// for root and auth_clients), the time a request may take to arrive, request
+// size, queued requests (shared fairly between uids).
 #pragma once
 
 #include <cstddef>
@@ -19,6 +21,11 @@ namespace dj {
 struct ServerOptions {
     int max_connections = 1024;
     int idle_timeout_s = 60;
+    int request_timeout_s = 5;   // a frame crosses whole within it, from its first byte
+    int max_per_uid = 128;       // connections of one unprivileged uid
+    // Root and auth_clients: no per-uid cap, an eighth of max_connections
+    // kept for them, and the only callers of Authenticate and ChangePassword.
+    AuthClients privileged;
     int event_threads = 1;
     int lookup_threads = 4;
     int auth_threads = 2;

@@ -19,14 +19,43 @@ WorkerPool::WorkerPool(std::string name, int threads, size_t max_queue, bool bac
 
 WorkerPool::~WorkerPool() { stop(); }
 
-bool WorkerPool::submit(std::function<void()> job) {
+bool WorkerPool::submit(uint32_t key, Job job) {
+    Job pushed_out;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_ || queue_.size() >= max_queue_) return false;
-        queue_.push_back(std::move(job));
+        if (stopping_) return false;
+        auto mine = queues_.find(key);
+        const size_t have = mine == queues_.end() ? 0 : mine->second.size();
+        if (queued_ >= max_queue_) {
+            // Full: the key holding the most jobs gives up its newest, if it
+            // holds more than this key would with the new one.
+            auto fullest = queues_.end();
+            for (auto it = queues_.begin(); it != queues_.end(); ++it)
+                if (fullest == queues_.end() || it->second.size() > fullest->second.size()) fullest = it;
+            if (fullest == queues_.end() || fullest->second.size() <= have + 1) return false;
+            pushed_out = std::move(fullest->second.back());
+            fullest->second.pop_back();  // never empties it: it held at least two
+            queued_--;
+        }
+        auto& q = queues_[key];
+        if (q.empty()) turn_.push_back(key);
+        q.push_back(std::move(job));
+        queued_++;
     }
     cv_.notify_one();
+    if (pushed_out) {
+        try {
+            pushed_out(false);
+        } catch (...) {
+            log::say(LOG_ERR, "%s pool: a refused job failed to answer", name_.c_str());
+        }
+    }
     return true;
+}
+
+size_t WorkerPool::queued() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queued_;
 }
 
 void WorkerPool::stop() {
@@ -34,7 +63,9 @@ void WorkerPool::stop() {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ && threads_.empty()) return;
         stopping_ = true;
-        queue_.clear();
+        queues_.clear();
+        turn_.clear();
+        queued_ = 0;
     }
     cv_.notify_all();
     for (auto& t : threads_)
@@ -63,16 +94,23 @@ void WorkerPool::loop() {
         if (errno == 0) (void)setpriority(PRIO_PROCESS, tid, std::min(base + kBackgroundNice, 19));
     }
     for (;;) {
-        std::function<void()> job;
+        Job job;
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            cv_.wait(lock, [this] { return stopping_ || queued_ > 0; });
             if (stopping_) return;
-            job = std::move(queue_.front());
-            queue_.pop_front();
+            // The key whose turn it is: one job, then to the back of the line.
+            const uint32_t key = turn_.front();
+            turn_.pop_front();
+            auto it = queues_.find(key);
+            job = std::move(it->second.front());
+            it->second.pop_front();
+            queued_--;
+            if (it->second.empty()) queues_.erase(it);
+            else turn_.push_back(key);
         }
         try {
-            job();
+            job(true);
         } catch (const std::exception& e) {
             log::say(LOG_ERR, "%s worker: unexpected error: %s", name_.c_str(), e.what());
         } catch (...) {

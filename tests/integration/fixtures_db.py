@@ -12,6 +12,7 @@ Django's answers about it.
                            (conftest.django_env(...)), then compute Django's
                            answers on a copy and return them (dict)
     sqlite_population      session fixture: Population on a SQLite file
+                           (make_sqlite_population(dir) outside pytest)
     pg_population          session fixture: Population in PostgreSQL
 """
 import json
@@ -183,7 +184,12 @@ def pg_cluster():
 
 @pytest.fixture(scope="session")
 def sqlite_population(tmp_path_factory):
-    d = tmp_path_factory.mktemp("sqlite-pop")
+    return make_sqlite_population(tmp_path_factory.mktemp("sqlite-pop"))
+
+
+def make_sqlite_population(d):
+    """The population on a SQLite file in directory `d` (also for bench/)."""
+    d = pathlib.Path(d)
     path, copy = d / "db.sqlite3", d / "copy.sqlite3"
     spec = population_spec()
     expected = build_population(django_env(db_engine="sqlite3", db_name=path),
