@@ -6,8 +6,9 @@
 // systemd journal (JOURNAL_STREAM names it, as for the packaged service),
 // syslog alone, which reaches the journal too and keeps the facility.
 //
-// Lines that a caller can cause at will (refusals, failures, errors while
-// answering it) are rate-limited per caller uid and kind of message (its
+// Lines that an unprivileged caller can cause at will (refusals, failures,
+// errors while answering it) are rate-limited per caller uid and kind of
+// message (its
 // format string): in each window of kLogWindowSeconds the first kLogBurst are
 // written, the others counted, and when the window ends one line tells how
 // many were left out ("last message from uid U repeated N times in S s: ...").
