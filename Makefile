@@ -94,7 +94,7 @@ REPLAY_BINS := $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_NAMES))
 # through pattern rules), so their dependency files decide when they are rebuilt.
 .SECONDARY: $(call obj,$(UNIT_SRCS) $(HELPER_SRCS) $(BENCH_SRCS))
 
-.PHONY: all check unit demo install clean deps test-deps bench fuzz fuzz-build check-tsan
+.PHONY: all check unit demo install uninstall clean deps test-deps bench fuzz fuzz-build check-tsan
 .DEFAULT_GOAL := all
 
 all: $(ARTIFACTS)
@@ -237,7 +237,13 @@ install: all
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/django-auth
 	awk -v u='$(DAEMON_USER)' '/^\[/ { s = $$0 } s == "[daemon]" && /^user[ \t]*=/ { $$0 = "user = " u } { print }' \
 	  config/django-auth.conf > $(B)/django-auth.conf.install
-	install -m 0600 $(B)/django-auth.conf.install $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf
+	@# An existing configuration is the admin's: never overwritten.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf (the new default is $(B)/django-auth.conf.install)"; \
+	else \
+	  echo "install -m 0600 $(B)/django-auth.conf.install $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf"; \
+	  install -m 0600 $(B)/django-auth.conf.install $(DESTDIR)$(SYSCONFDIR)/django-auth/django-auth.conf; \
+	fi
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PAMCONFIGDIR)
 	install -m 0644 dist/django-authd.service dist/django-authd.socket $(DESTDIR)$(UNITDIR)/
 	install -m 0644 dist/django-authd.sysusers $(DESTDIR)$(SYSUSERSDIR)/django-authd.conf
@@ -245,6 +251,17 @@ install: all
 	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
 	  install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+
+# Everything install put there but the configuration, which is the admin's
+# (remove /etc/django-auth by hand to purge). Run pam-auth-update --disable
+# django first if the profile is in use.
+uninstall:
+	rm -f $(DESTDIR)$(PAMDIR)/pam_django.so $(DESTDIR)$(LIBDIR)/libnss_django.so.2 \
+	  $(DESTDIR)$(SBINDIR)/django-authd $(DESTDIR)$(BINDIR)/django-authctl \
+	  $(DESTDIR)$(UNITDIR)/django-authd.service $(DESTDIR)$(UNITDIR)/django-authd.socket \
+	  $(DESTDIR)$(SYSUSERSDIR)/django-authd.conf $(DESTDIR)$(PAMCONFIGDIR)/django
+	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
+	  echo "rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}"; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 
 clean:
 	rm -rf $(B)

@@ -69,7 +69,7 @@ void limited(uid_t uid, int prio, const char* kind, const char* line) {
     if (write_it) emit(prio, line);
 }
 
-void vsay(int64_t caller, int prio, const char* fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) void vsay(int64_t caller, int prio, const char* fmt, va_list ap) {
     if (prio == LOG_DEBUG && !g_debug) return;
     char line[1024];
     vsnprintf(line, sizeof line, fmt, ap);

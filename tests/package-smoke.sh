@@ -66,6 +66,8 @@ check "system user _django-authd exists (files)" getent -s files passwd _django-
 check "default config: root, 0600, user = _django-authd" bash -c \
     '[ "$(stat -c "%U %a" /etc/django-auth/django-auth.conf)" = "root 600" ] && grep -qx "user = _django-authd" /etc/django-auth/django-auth.conf'
 check "django-authd --check-config accepts the installed default" /usr/sbin/django-authd --check-config
+check "README.Debian and the examples are installed" bash -c \
+    'd=/usr/share/doc/django-authd; [ -f $d/README.Debian ] && for f in pam.d/sshd pam.d/vsftpd pam.d/django-web apache-django.conf nsswitch.conf postgresql-roles.sql django-auth.conf; do [ -f $d/examples/$f ] || [ -f $d/examples/$f.gz ] || { echo "missing $f"; exit 1; }; done' 
 check "socket unit enabled (sockets.target.wants)" test -L /etc/systemd/system/sockets.target.wants/django-authd.socket
 if command -v systemd-analyze >/dev/null; then
     check "systemd-analyze verify the units" bash -c \

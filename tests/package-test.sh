@@ -130,6 +130,13 @@ if (cd "$src" && eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags 
     dmode=$(dpkg-deb -c "$work"/django-authd_*.deb | awk '$6 == "./etc/django-auth/django-auth.conf" { print $1 }')
     check "the default config is 0600 in both ($mode, $dmode)" \
         test "$mode" = 600 -a "$dmode" = "-rw-------"
+    # The admin's configuration survives a second install; uninstall leaves
+    # only it.
+    echo "sshd = ssh-users" >>"$stage/etc/django-auth/django-auth.conf"
+    check "make install again keeps an existing configuration" bash -c \
+        "cd '$src' && make -o all install DESTDIR='$stage' >/dev/null && tail -n 1 '$stage/etc/django-auth/django-auth.conf' | grep -qx 'sshd = ssh-users'"
+    check "make uninstall removes everything but the configuration" bash -c \
+        "cd '$src' && make -o all uninstall DESTDIR='$stage' >/dev/null && [ \"\$(cd '$stage' && find . ! -type d)\" = ./etc/django-auth/django-auth.conf ]"
 else
     bad "make install DESTDIR"; tail -n 30 "$work/install.log" | sed 's/^/     /'
 fi
