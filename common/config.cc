@@ -194,6 +194,12 @@ struct Parser {
         num("passwords.scrypt_work_factor", p.scrypt_work_factor, 2, UINT32_MAX);
         num("passwords.scrypt_block_size", p.scrypt_block_size, 1, UINT32_MAX);
         num("passwords.scrypt_parallelism", p.scrypt_parallelism, 1, UINT32_MAX);
+        num("passwords.max_hash_memory", p.max_hash_memory, 1, 1u << 20);
+        num("passwords.max_pbkdf2_iterations", p.max_pbkdf2_iterations, 1, INT32_MAX);
+        num("passwords.max_argon2_work", p.max_argon2_work, 8, uint64_t(1) << 40);
+        num("passwords.max_bcrypt_rounds", p.max_bcrypt_rounds, 4, 31);
+        num("passwords.max_scrypt_work", p.max_scrypt_work, 2, uint64_t(1) << 40);
+        num("passwords.site_params_interval", p.site_params_interval, 0, 86400);
         flag("passwords.allow_change", p.allow_change);
         flag("passwords.rehash_on_login", p.rehash_on_login);
         flag("passwords.update_last_login", p.update_last_login);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,7 +34,7 @@ struct Reply {
 
 class Handler {
 public:
-    Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Cache& cache, AuthClients clients,
+    Handler(const Config& cfg, db::Database& db, Hashers& hashers, Cache& cache, AuthClients clients,
             uint32_t primary_gid);
 
     // `frame` is a request without its u32 length. Never throws.
@@ -57,6 +58,13 @@ public:
     // answers given from the caches without a worker. Thread-safe.
     void refresh_host_names();
     const HostNames& host_names() const { return host_; }
+
+    // Reads every stored password value (in pages, never logged) and sets
+    // the hashers' parameters to the site's own where [passwords] names none
+    // (choose_params()): at startup, every passwords.site_params_interval
+    // seconds, and on a flush. False (parameters unchanged) when the
+    // database cannot be read. Thread-safe.
+    bool refresh_site_params();
 
     // Counters for the Stats op and the server.
     std::string stats_text() const;
@@ -97,7 +105,11 @@ private:
 
     const Config& cfg_;
     db::Database& db_;
-    const Hashers& hashers_;
+    Hashers& hashers_;
+    mutable std::mutex params_mutex_;
+    std::mutex scan_mutex_;          // one scan at a time
+    std::string params_text_;        // choose_params()'s lines, for Stats
+    uint64_t site_values_ = 0;       // values the last scan read
     Cache& cache_;
     AuthClients clients_;
     HostNames host_;
