@@ -65,6 +65,10 @@ public:
     // seconds, and on a flush. False (parameters unchanged) when the
     // database cannot be read. Thread-safe.
     bool refresh_site_params();
+    // Asks for a refresh_site_params() soon, from another thread (SIGHUP);
+    // take_site_params_request() tells that thread whether one was asked.
+    void want_site_params() { site_wanted_.store(true); }
+    bool take_site_params_request() { return site_wanted_.exchange(false); }
 
     // Counters for the Stats op and the server.
     std::string stats_text() const;
@@ -110,6 +114,7 @@ private:
     std::mutex scan_mutex_;          // one scan at a time
     std::string params_text_;        // choose_params()'s lines, for Stats
     uint64_t site_values_ = 0;       // values the last scan read
+    std::atomic<bool> site_wanted_{false};
     Cache& cache_;
     AuthClients clients_;
     HostNames host_;

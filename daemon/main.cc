@@ -45,7 +45,8 @@ void usage(FILE* f) {
 // Re-reads the host's passwd and group files every second: the answers the
 // caches give without a worker are dropped within a second of a useradd.
 // Reads the site's stored hashes again every `site_interval` seconds (0:
-// never), and every 30 seconds while the database cannot be read.
+// never), after a SIGHUP, and every 30 seconds while the database cannot be
+// read.
 std::jthread watch_host_names(dj::Handler& handler, int site_interval, bool site_read) {
     return std::jthread([&handler, site_interval, site_read](std::stop_token stop) mutable {
         std::mutex m;
@@ -61,7 +62,8 @@ std::jthread watch_host_names(dj::Handler& handler, int site_interval, bool site
             } catch (const std::exception& e) {
                 dj::log::say(LOG_ERR, "re-reading the host's passwd and group files: %s", e.what());
             }
-            if ((site_interval > 0 || !site_read) && Clock::now() >= next_scan) {
+            if (handler.take_site_params_request() ||
+                ((site_interval > 0 || !site_read) && Clock::now() >= next_scan)) {
                 site_read = handler.refresh_site_params();
                 next_scan = Clock::now() + std::chrono::seconds(site_read ? site_interval : 30);
             }

@@ -6,6 +6,7 @@ what it costs the site's Django (not a top-up to our 1,200,000), a login with
 rehash_on_login leaves the site's hashes alone, and django-authctl status
 says where each parameter comes from. No hash reaches the log."""
 import json
+import signal
 import statistics
 import subprocess
 import time
@@ -123,3 +124,30 @@ def test_config_wins_and_flush_reads_again(tmp_path):
         with d.client() as c:
             assert c.flush() == "Ok"
         assert "site_values 4\n" in status(d)
+
+
+RAISE = r'''
+import sys, django
+django.setup()
+from django.contrib.auth.models import User
+u = User.objects.get(username="site0"); u.set_password("pw-0"); u.save()
+print(u.password.split("$")[1])
+'''
+
+
+def test_sighup_reads_again(tmp_path):
+    """The site's Django raised its count (a new release): a SIGHUP makes the
+    daemon read the stored hashes again at once."""
+    path, env, _ = make_site(tmp_path)
+    with Daemon(BUILD, tmp_path / "d", {"engine": "sqlite3", "name": str(path)},
+                passwords={"pbkdf2_iterations": None}) as d:
+        assert "hash_pbkdf2 iterations=260000 (site: strongest stored)\n" in status(d)
+        p = subprocess.run(["/usr/bin/python3", "-c", RAISE], capture_output=True, text=True, timeout=60,
+                           env=dict(env, DJ_PBKDF2_ITERATIONS="270000"))
+        assert p.returncode == 0 and p.stdout.strip() == "270000", p.stderr
+        assert "iterations=260000" in status(d)
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "hash_pbkdf2 iterations=270000 (site: strongest stored)\n" not in status(d):
+            assert time.time() < deadline, status(d)
+            time.sleep(0.2)
