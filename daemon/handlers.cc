@@ -43,6 +43,7 @@ Handler::Handler(const Config& cfg, db::Database& db, Hashers& hashers, Cache& c
     : cfg_(cfg),
       db_(db),
       hashers_(hashers),
+      rules_(cfg.passwords),
       cache_(cache),
       clients_(std::move(clients)),
       host_(cfg.nss),
@@ -318,6 +319,15 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     }
     throttle_.success(tkey);
     if (check_only) return with_text(op, Status::Ok, "");
+    // Django's validate_password(new, user): every refusal's message.
+    if (auto errors = rules_.check(new_pw, UserAttributes{u->username, u->first_name, u->last_name});
+        !errors.empty()) {
+        std::string text;
+        for (const auto& e : errors) text += (text.empty() ? "" : " ") + e;
+        log::say(LOG_NOTICE, "password change refused: user=%s uid=%u: the new password fails %zu of the validators",
+                 log::printable(user).c_str(), unsigned(peer.uid), errors.size());
+        return with_text(op, Status::BadRequest, text);
+    }
     std::string encoded = hashers_.encode(new_pw);
     Scrub s4{encoded};
     db_.set_password(u->id, encoded);

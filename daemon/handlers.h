@@ -20,6 +20,7 @@
 #include "daemon/db.h"
 #include "daemon/entries.h"
 #include "daemon/host_names.h"
+#include "daemon/password_rules.h"
 #include "daemon/peer.h"
 #include "daemon/throttle.h"
 
@@ -110,6 +111,7 @@ private:
     const Config& cfg_;
     db::Database& db_;
     Hashers& hashers_;
+    PasswordRules rules_;            // AUTH_PASSWORD_VALIDATORS for new passwords
     mutable std::mutex params_mutex_;
     std::mutex scan_mutex_;          // one scan at a time
     std::string params_text_;        // choose_params()'s lines, for Stats

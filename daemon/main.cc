@@ -24,6 +24,7 @@
 #include "daemon/handlers.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
+#include "daemon/password_rules.h"
 #include "daemon/privs.h"
 #include "daemon/server.h"
 #include "daemon/shared_cache.h"
@@ -122,6 +123,11 @@ int run(int argc, char** argv) {
         hashers.emplace(dj::make_hashers(cfg.passwords));
     } catch (const std::exception& e) {
         return fail(config_path + ": key 'passwords.hashers': " + e.what());
+    }
+    try {
+        dj::PasswordRules rules(cfg.passwords);  // the common-passwords list can be read
+    } catch (const std::exception& e) {
+        return fail(config_path + ": " + e.what());
     }
     uint32_t primary_gid = 0;
     if (!dj::resolve_primary_gid(cfg.nss.primary_group, primary_gid, error)) return fail(config_path + ": " + error);
