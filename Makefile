@@ -25,7 +25,7 @@ CXX      ?= g++
 SANITIZE ?= 0
 
 # Debian packages: what the build needs, and what the tests need on top.
-PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libsodium-dev libcrypt-dev libinih-dev \
+PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libsodium-dev libcrypt-dev libinih-dev zlib1g-dev \
               libsqlite3-dev libpq-dev libpam0g-dev libcmocka-dev
 PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 python3-pytest \
               pamtester libpam-wrapper postgresql pgbouncer sqlite3 util-linux \
@@ -61,7 +61,8 @@ LDFLAGS_ALL  := -Wl,-z,relro -Wl,-z,now -Wl,--as-needed -pthread $(SANLD) $(LDFL
 # Libraries, resolved by pkg-config once the packages are there.
 PC        = $(shell pkg-config --libs $(1) 2>/dev/null)
 LIBS_HASH  = $(call PC,libcrypto libargon2 libsodium libcrypt)
-LIBS_DB    = $(call PC,libpq sqlite3)
+# The daemon's: the databases, and zlib for Django's common-passwords.txt.gz.
+LIBS_DB    = $(call PC,libpq sqlite3 zlib)
 LIBS_INI   = $(call PC,inih)
 LIBS_UNIT  = $(call PC,cmocka)
 

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -196,6 +197,38 @@ struct Parser {
         num("passwords.scrypt_work_factor", p.scrypt_work_factor, 2, UINT32_MAX);
         num("passwords.scrypt_block_size", p.scrypt_block_size, 1, UINT32_MAX);
         num("passwords.scrypt_parallelism", p.scrypt_parallelism, 1, UINT32_MAX);
+        num("passwords.max_hash_memory", p.max_hash_memory, 1, 1u << 20);
+        num("passwords.max_pbkdf2_iterations", p.max_pbkdf2_iterations, 1, INT32_MAX);
+        num("passwords.max_argon2_work", p.max_argon2_work, 8, uint64_t(1) << 40);
+        num("passwords.max_bcrypt_rounds", p.max_bcrypt_rounds, 4, 31);
+        num("passwords.max_scrypt_work", p.max_scrypt_work, 2, uint64_t(1) << 40);
+        num("passwords.site_params_interval", p.site_params_interval, 0, 86400);
+        setters["passwords.validators"] = [&p](const std::string& v, std::string& why) {
+            p.validators.clear();
+            for (auto& name : split_list(v)) {
+                // Django's dotted path or the class name alone.
+                const std::string prefix = "django.contrib.auth.password_validation.";
+                std::string cls = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+                if (cls != "UserAttributeSimilarityValidator" && cls != "MinimumLengthValidator" &&
+                    cls != "CommonPasswordValidator" && cls != "NumericPasswordValidator")
+                    return why = "unknown validator '" + name + "'", false;
+                p.validators.push_back(cls);
+            }
+            return true;
+        };
+        num("passwords.min_length", p.min_length, 0, 4096);
+        setters["passwords.max_similarity"] = [&p](const std::string& v, std::string& why) {
+            // A decimal from 0.1 to 1 (Django 4.0+ refuses less than 0.1).
+            char* end = nullptr;
+            errno = 0;
+            const double x = v.empty() ? 0 : std::strtod(v.c_str(), &end);
+            if (v.empty() || errno || *end || v.find_first_not_of("0123456789.") != std::string::npos ||
+                x < 0.1 || x > 1)
+                return why = "expected a decimal number from 0.1 to 1", false;
+            p.max_similarity = x;
+            return true;
+        };
+        abs_path("passwords.common_passwords", p.common_passwords);
         flag("passwords.allow_change", p.allow_change);
         flag("passwords.rehash_on_login", p.rehash_on_login);
         flag("passwords.update_last_login", p.update_last_login);

@@ -96,6 +96,21 @@ struct PasswordsConfig {
     uint32_t scrypt_work_factor = 0;
     uint32_t scrypt_block_size = 0;
     uint32_t scrypt_parallelism = 0;
+    // Bounds on what one check may cost (common/hashers.h, HashLimits).
+    uint64_t max_hash_memory = 1024;              // MiB
+    uint64_t max_pbkdf2_iterations = 100000000;
+    uint64_t max_argon2_work = 4194304;           // t * m, KiB
+    uint32_t max_bcrypt_rounds = 16;
+    uint64_t max_scrypt_work = 16777216;          // N * r * p
+    // How often the stored hashes are read again for the site's parameters.
+    int site_params_interval = 600;      // seconds; 0: only at startup and on flush
+    // Django's AUTH_PASSWORD_VALIDATORS for new passwords (ChangePassword):
+    // class names, in order; empty: none (Django's global default).
+    std::vector<std::string> validators;
+    uint32_t min_length = 8;                       // MinimumLengthValidator
+    double max_similarity = 0.7;                   // UserAttributeSimilarityValidator
+    std::string common_passwords =                 // CommonPasswordValidator's list
+        "/usr/lib/python3/dist-packages/django/contrib/auth/common-passwords.txt.gz";
     bool allow_change = false;           // ChangePassword op
     bool rehash_on_login = false;        // store the preferred hash when must_update
     bool update_last_login = false;

@@ -42,6 +42,12 @@ public:
     // hasher.must_update(encoded) as the *preferred* hasher. Throws MalformedHash.
     virtual bool must_update(std::string_view /*encoded*/) const { return false; }
 
+    // The work parameters of a stored value, into the fields of `out` this
+    // algorithm uses (pbkdf2 iterations, argon2 t/m/p/tag length, bcrypt
+    // rounds, scrypt n/r/p), checked against the limits, without hashing.
+    // false for an algorithm without parameters. Throws MalformedHash.
+    virtual bool read_params(std::string_view /*encoded*/, HashParams& /*out*/) const { return false; }
+
     // hasher.harden_runtime(): extra work after a failed verify of an
     // outdated value, so the timing does not tell the parameters apart.
     virtual void harden_runtime(std::string_view /*password*/, std::string_view /*encoded*/) const {

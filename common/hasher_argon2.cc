@@ -6,13 +6,19 @@
 // The part after "argon2" is libargon2's own encoding (standard base64
 // without padding). Django hands "$" + rest to argon2-cffi, which picks the
 // type from the first 9 characters and calls argon2_verify(); libargon2 then
-// decodes the string and compares raw tags. We call the same argon2_verify(),
-// after parsing the string the way libargon2's decode_string() does, so that
-// m, t and p can be checked against our limits before any memory is taken.
+// decodes the string and compares raw tags. We parse the string the way
+// libargon2's decode_string() does, so that what the check costs (m KiB of
+// memory, t passes over it) is weighed against our limits before any memory
+// is taken, then call libargon2's argon2_verify_ctx() with the same context
+// argon2_verify() builds, except that at most kMaxThreads threads share the
+// p lanes (the result does not depend on it: a value with p=65 or p=100000
+// costs its memory and passes, not a thread per lane). Every tag and salt
+// length, version (v=16, v=19, none) and type libargon2 takes verifies.
 #include <argon2.h>
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 
@@ -22,12 +28,20 @@
 namespace dj {
 namespace {
 
+constexpr uint32_t kMaxThreads = 8;  // Django's p: its own values run as before
+
 struct Phc {
     argon2_type type;
     uint32_t version = ARGON2_VERSION_10;  // when "v=" is absent
     uint32_t m = 0, t = 0, p = 0;
-    size_t salt_len = 0;  // bytes
-    size_t hash_len = 0;  // bytes
+    std::string salt;  // bytes
+    std::string tag;   // bytes
+    size_t salt_len = 0;
+    size_t hash_len = 0;
+    ~Phc() {
+        OPENSSL_cleanse(salt.data(), salt.size());
+        OPENSSL_cleanse(tag.data(), tag.size());
+    }
 };
 
 // libargon2's decode_decimal(): digits, no leading zero, fits in uint32_t.
@@ -52,7 +66,7 @@ bool take(std::string_view& s, std::string_view prefix) {
 }
 
 // libargon2's from_base64(): the longest run of alphabet characters.
-bool take_b64(std::string_view& s, size_t& bytes) {
+bool take_b64(std::string_view& s, std::string& bytes) {
     size_t n = 0;
     while (n < s.size()) {
         char c = s[n];
@@ -61,10 +75,7 @@ bool take_b64(std::string_view& s, size_t& bytes) {
         if (!ok) break;
         ++n;
     }
-    std::string tmp;
-    if (!b64::decode(s.substr(0, n), tmp, false)) return false;
-    bytes = tmp.size();
-    OPENSSL_cleanse(tmp.data(), tmp.size());
+    if (!b64::decode(s.substr(0, n), bytes, false)) return false;
     s.remove_prefix(n);
     return true;
 }
@@ -90,9 +101,11 @@ Phc parse(std::string_view phc) {
     if (!take(s, "$m=") || !take_u32(s, r.m) || !take(s, ",t=") || !take_u32(s, r.t) ||
         !take(s, ",p=") || !take_u32(s, r.p))
         throw MalformedHash("bad argon2 parameters");
-    if (!take(s, "$") || !take_b64(s, r.salt_len)) throw MalformedHash("bad argon2 salt");
-    if (!take(s, "$") || !take_b64(s, r.hash_len)) throw MalformedHash("bad argon2 hash");
+    if (!take(s, "$") || !take_b64(s, r.salt)) throw MalformedHash("bad argon2 salt");
+    if (!take(s, "$") || !take_b64(s, r.tag)) throw MalformedHash("bad argon2 hash");
     if (!s.empty()) throw MalformedHash("trailing characters after the argon2 hash");
+    r.salt_len = r.salt.size();
+    r.hash_len = r.tag.size();
     return r;
 }
 
@@ -103,19 +116,44 @@ public:
     const char* algorithm() const override { return "argon2"; }
 
     bool verify(std::string_view password, std::string_view encoded) const override {
-        std::string phc = rest(encoded);
-        Phc h = parse(phc);
-        if (h.m > limits_.max_argon2_memory_kib)
-            throw MalformedHash("argon2 memory over the limit");
-        if (h.t > limits_.max_argon2_time) throw MalformedHash("argon2 time cost over the limit");
-        if (h.p > limits_.max_argon2_lanes)
-            throw MalformedHash("argon2 parallelism over the limit");
-        int rc = argon2_verify(phc.c_str(), password.data(), password.size(), h.type);
+        Phc h = parse_within(rest(encoded));
+        if (h.tag.size() > UINT32_MAX || h.salt.size() > UINT32_MAX || password.size() > UINT32_MAX)
+            throw MalformedHash("argon2 field too long");
+        // argon2_verify(): decode_string() fills the context, then
+        // argon2_verify_ctx() hashes into a fresh buffer and compares.
+        std::string out(h.tag.size(), '\0');
+        std::string pwd(password);
+        argon2_context ctx{};
+        ctx.out = reinterpret_cast<uint8_t*>(out.data());
+        ctx.outlen = static_cast<uint32_t>(out.size());
+        ctx.pwd = reinterpret_cast<uint8_t*>(pwd.data());
+        ctx.pwdlen = static_cast<uint32_t>(pwd.size());
+        ctx.salt = reinterpret_cast<uint8_t*>(h.salt.data());
+        ctx.saltlen = static_cast<uint32_t>(h.salt.size());
+        ctx.t_cost = h.t;
+        ctx.m_cost = h.m;
+        ctx.lanes = h.p;
+        ctx.threads = h.p < kMaxThreads ? h.p : kMaxThreads;
+        ctx.version = h.version;
+        ctx.flags = ARGON2_DEFAULT_FLAGS;
+        int rc = argon2_verify_ctx(&ctx, h.tag.data(), h.type);
+        OPENSSL_cleanse(pwd.data(), pwd.size());
+        OPENSSL_cleanse(out.data(), out.size());
         if (rc == ARGON2_OK) return true;
         if (rc == ARGON2_VERIFY_MISMATCH) return false;
         if (rc == ARGON2_MEMORY_ALLOCATION_ERROR) throw std::bad_alloc();
         // Static text from libargon2 ("Memory cost is too small", ...).
         throw MalformedHash(argon2_error_message(rc));
+    }
+
+    bool read_params(std::string_view encoded, HashParams& out) const override {
+        Phc h = parse_within(rest(encoded));
+        if (h.hash_len > 1024) return false;
+        out.argon2_time = h.t;
+        out.argon2_memory_kib = h.m;
+        out.argon2_lanes = h.p;
+        out.argon2_hash_len = static_cast<uint32_t>(h.hash_len);
+        return true;
     }
 
     std::string encode(std::string_view password, std::string_view salt,
@@ -148,6 +186,16 @@ public:
     }
 
 private:
+    // parse(), and what the check costs within the limits. m below 8p is
+    // libargon2's to refuse (it then allocates 8p KiB): counted as such.
+    Phc parse_within(const std::string& phc) const {
+        Phc h = parse(phc);
+        const char* why = nullptr;
+        const uint64_t m = std::max<uint64_t>(h.m, uint64_t{8} * h.p);
+        if (!argon2_within(limits_, h.t, m, &why)) throw MalformedHash(why);
+        return h;
+    }
+
     // algorithm, rest = encoded.split('$', 1); "$" + rest. argon2-cffi
     // insists on ASCII, then hands libargon2 a C string: a NUL ends it there.
     static std::string rest(std::string_view encoded) {

@@ -80,6 +80,11 @@ public:
         return decode(encoded).rounds != params_.bcrypt_rounds;
     }
 
+    bool read_params(std::string_view encoded, HashParams& out) const override {
+        out.bcrypt_rounds = decode(encoded).rounds;
+        return true;
+    }
+
     // Django: 2**(self.rounds - rounds) - 1 extra hashes with the stored salt.
     void harden_runtime(std::string_view password, std::string_view encoded) const override {
         Decoded d = decode(encoded);

@@ -135,10 +135,12 @@ void check_crypt_cost(std::string_view s, const HashLimits& l) {
         }
         if (!ok) return;  // libcrypt rejects it without doing any work
         // Memory is about 128 * r * N bytes, and the work N * r * p * (t + 1).
-        if (n_log2 >= 40 || r > (uint64_t{1} << 30) || (r << n_log2) > l.max_scrypt_memory / 128)
+        if (n_log2 >= 40 || r > (uint64_t{1} << 30) || (r << n_log2) > l.max_memory / 128)
             throw MalformedHash("crypt memory cost over the limit");
-        if (p > l.max_scrypt_parallelism || t > 64)
-            throw MalformedHash("crypt parallelism or time cost over the limit");
+        uint64_t nrp = 0, work = 0;
+        if (p > (uint64_t{1} << 30) || t > 1024 || __builtin_mul_overflow(r << n_log2, p, &nrp) ||
+            __builtin_mul_overflow(nrp, t + 1, &work) || work > l.max_scrypt_work)
+            throw MalformedHash("crypt work over the limit");
     }
     // DES, _ (at most 2^24 rounds), $1$, $3$, $md5$ have bounded costs.
 }

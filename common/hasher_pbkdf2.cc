@@ -49,6 +49,11 @@ public:
         return d.iterations != params_.pbkdf2_iterations || salt_too_short(utf8_chars(d.salt));
     }
 
+    bool read_params(std::string_view encoded, HashParams& out) const override {
+        out.pbkdf2_iterations = static_cast<uint32_t>(decode(encoded).iterations);
+        return true;
+    }
+
     void harden_runtime(std::string_view password, std::string_view encoded) const override {
         Decoded d = decode(encoded);
         if (d.iterations < params_.pbkdf2_iterations) {

@@ -48,6 +48,15 @@ public:
         }
     }
 
+    bool read_params(std::string_view encoded, HashParams& out) const override {
+        Decoded d = decode(encoded);
+        if (d.n > UINT32_MAX || d.r > UINT32_MAX || d.p > UINT32_MAX) return false;
+        out.scrypt_n = static_cast<uint32_t>(d.n);
+        out.scrypt_r = static_cast<uint32_t>(d.r);
+        out.scrypt_p = static_cast<uint32_t>(d.p);
+        return true;
+    }
+
     bool must_update(std::string_view encoded) const override {
         Decoded d = decode(encoded);
         return d.n != params_.scrypt_n || d.r != params_.scrypt_r || d.p != params_.scrypt_p;
@@ -75,14 +84,14 @@ private:
             throw MalformedHash("scrypt n is not a power of two");
         if (f[2].empty()) throw MalformedHash("empty salt");
         d.salt = f[2];
-        if (d.p > limits_.max_scrypt_parallelism)
-            throw MalformedHash("scrypt parallelism over the limit");
-        // OpenSSL's estimate: 128 * r * (n + 2) bytes for V plus 128 * r * p for B.
-        uint64_t unit = 0, v = 0, b = 0, total = 0;
-        if (__builtin_mul_overflow(d.r, uint64_t{128}, &unit) ||
-            __builtin_mul_overflow(unit, d.n + 2, &v) || __builtin_mul_overflow(unit, d.p, &b) ||
-            __builtin_add_overflow(v, b, &total) || total > limits_.max_scrypt_memory)
-            throw MalformedHash("scrypt memory over the limit");
+        // Bounded by what it costs, not by each parameter: n=16 r=1 p=100
+        // is as cheap as Django's own values.
+        const char* why = nullptr;
+        if (!scrypt_within(limits_, d.n, d.r, d.p, &why)) throw MalformedHash(why);
+        // What Django's hashlib.scrypt(maxmem=0) refuses (over OpenSSL's
+        // 32 MiB, r * p >= 2^30) never verifies there: refused before any work.
+        if (!scrypt_params_ok(d.n, d.r, d.p))
+            throw MalformedHash("scrypt parameters rejected by OpenSSL (Django allows at most 32 MiB)");
         return d;
     }
 

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <mutex>
 #include <new>
 #include <stdexcept>
 
@@ -102,22 +103,125 @@ std::string hex_lower(const unsigned char* p, size_t n) {
     return s;
 }
 
+bool argon2_within(const HashLimits& l, uint64_t t, uint64_t m_kib, const char** why) {
+    uint64_t bytes = 0, work = 0;
+    if (__builtin_mul_overflow(m_kib, uint64_t{1024}, &bytes) || bytes > l.max_memory) {
+        *why = "argon2 memory over the limit";
+        return false;
+    }
+    if (__builtin_mul_overflow(t, m_kib, &work) || work > l.max_argon2_work) {
+        *why = "argon2 work (passes x memory) over the limit";
+        return false;
+    }
+    return true;
+}
+
+bool scrypt_within(const HashLimits& l, uint64_t n, uint64_t r, uint64_t p, const char** why) {
+    // OpenSSL's reckoning: 128 * r * (n + 2) bytes for V, 128 * r * p for B.
+    uint64_t unit = 0, np2 = 0, bytes = 0, nr = 0, work = 0;
+    if (__builtin_mul_overflow(r, uint64_t{128}, &unit) || __builtin_add_overflow(n, p, &np2) ||
+        __builtin_add_overflow(np2, uint64_t{2}, &np2) || __builtin_mul_overflow(unit, np2, &bytes) ||
+        bytes > l.max_memory) {
+        *why = "scrypt memory over the limit";
+        return false;
+    }
+    if (__builtin_mul_overflow(n, r, &nr) || __builtin_mul_overflow(nr, p, &work) ||
+        work > l.max_scrypt_work) {
+        *why = "scrypt work (N x r x p) over the limit";
+        return false;
+    }
+    return true;
+}
+
+// The hashers with one set of parameters. Replaced whole by set_params(), so
+// that a check never sees half of the old parameters and half of the new.
+struct Hashers::State {
+    HashParams params;
+    std::vector<std::unique_ptr<Hasher>> hashers;
+};
+
+struct Hashers::Shared {
+    std::mutex mutex;
+    std::shared_ptr<const State> state;
+};
+
 Hashers::Hashers(const std::vector<std::string>& names, HashParams params, HashLimits limits)
-    : params_(params), limits_(limits) {
+    : limits_(limits), shared_(std::make_unique<Shared>()) {
     if (names.empty()) throw std::invalid_argument("no password hashers given");
     for (const std::string& name : names) {
-        const Entry* e = registry_find(name);
-        if (!e) throw std::invalid_argument("unknown password hasher: " + name);
+        if (!registry_find(name)) throw std::invalid_argument("unknown password hasher: " + name);
         for (const std::string& seen : names_)
             if (seen == name) throw std::invalid_argument("password hasher listed twice: " + name);
         names_.push_back(name);
-        hashers_.push_back(e->make(params_, limits_));
     }
+    set_params(params);
 }
 
 Hashers::~Hashers() = default;
 Hashers::Hashers(Hashers&&) noexcept = default;
 Hashers& Hashers::operator=(Hashers&&) noexcept = default;
+
+void Hashers::set_params(const HashParams& params) {
+    auto st = std::make_shared<State>();
+    st->params = params;
+    for (const std::string& name : names_) st->hashers.push_back(registry_find(name)->make(params, limits_));
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    shared_->state = std::move(st);
+}
+
+std::shared_ptr<const Hashers::State> Hashers::state() const {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    return shared_->state;
+}
+
+HashParams Hashers::params() const { return state()->params; }
+
+SiteScan::SiteScan(HashLimits limits) {
+    const HashParams p;
+    for (const char* name : {"pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "bcrypt", "scrypt"})
+        parsers_.push_back(registry_find(name)->make(p, limits));
+}
+
+SiteScan::~SiteScan() = default;
+
+void SiteScan::add(std::string_view encoded) {
+    r_.values++;
+    if (encoded.starts_with('!')) return;
+    const std::string algorithm = identify_algorithm(encoded);
+    const Hasher* parser = nullptr;
+    for (const auto& h : parsers_)
+        if (algorithm == h->algorithm()) parser = h.get();
+    if (!parser) return;
+    HashParams v;
+    try {
+        if (!parser->read_params(encoded, v)) return;
+    } catch (const MalformedHash&) {
+        return;
+    }
+    HashParams& b = r_.best;
+    if (algorithm.starts_with("pbkdf2_")) {
+        if (!r_.pbkdf2++ || v.pbkdf2_iterations > b.pbkdf2_iterations) b.pbkdf2_iterations = v.pbkdf2_iterations;
+    } else if (algorithm == "argon2") {
+        const uint64_t cost = uint64_t{v.argon2_time} * v.argon2_memory_kib;
+        const uint64_t best = uint64_t{b.argon2_time} * b.argon2_memory_kib;
+        if (!r_.argon2++ || cost > best || (cost == best && v.argon2_lanes > b.argon2_lanes)) {
+            b.argon2_time = v.argon2_time;
+            b.argon2_memory_kib = v.argon2_memory_kib;
+            b.argon2_lanes = v.argon2_lanes;
+            b.argon2_hash_len = v.argon2_hash_len;
+        }
+    } else if (algorithm.starts_with("bcrypt")) {
+        if (!r_.bcrypt++ || v.bcrypt_rounds > b.bcrypt_rounds) b.bcrypt_rounds = v.bcrypt_rounds;
+    } else if (algorithm == "scrypt") {
+        const uint64_t cost = uint64_t{v.scrypt_n} * v.scrypt_r * v.scrypt_p;
+        const uint64_t best = uint64_t{b.scrypt_n} * b.scrypt_r * b.scrypt_p;
+        if (!r_.scrypt++ || cost > best) {
+            b.scrypt_n = v.scrypt_n;
+            b.scrypt_r = v.scrypt_r;
+            b.scrypt_p = v.scrypt_p;
+        }
+    }
+}
 
 std::vector<std::string> Hashers::default_names() {
     return {"pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "scrypt"};
@@ -135,6 +239,8 @@ const std::string& Hashers::preferred() const {
 
 VerifyResult Hashers::verify(std::string_view password, std::string_view encoded) const {
     VerifyResult r;
+    const std::shared_ptr<const State> st = state();
+    const auto& hashers = st->hashers;
     try {
         // is_password_usable(): anything starting with '!' never verifies,
         // including '!' in front of a valid hash (a locked account).
@@ -144,7 +250,7 @@ VerifyResult Hashers::verify(std::string_view password, std::string_view encoded
         if (!unusable) {
             algorithm = identify_algorithm(encoded);
             for (size_t i = 0; i < names_.size(); ++i)
-                if (names_[i] == algorithm) hasher = hashers_[i].get();
+                if (names_[i] == algorithm) hasher = hashers[i].get();
         }
         if (!hasher) {
             if (unusable) {
@@ -163,11 +269,11 @@ VerifyResult Hashers::verify(std::string_view password, std::string_view encoded
             }
             // Django runs the preferred hasher once here, so that an unusable
             // or unknown value costs as much as a real check.
-            dummy_hash(password);
+            dummy_hash(*st, password);
             return r;
         }
         r.algorithm = hasher->algorithm();
-        const Hasher& preferred_hasher = *hashers_.front();
+        const Hasher& preferred_hasher = *hashers.front();
         const bool hasher_changed = hasher != &preferred_hasher;
         const bool must_update = hasher_changed || preferred_hasher.must_update(encoded);
         const bool correct = hasher->verify(password, encoded);
@@ -180,7 +286,7 @@ VerifyResult Hashers::verify(std::string_view password, std::string_view encoded
         r.must_update = false;
         r.reason = r.algorithm.empty() ? e.what() : r.algorithm + ": " + e.what();
         // Refused while parsing, before any hashing: costs one hash too.
-        dummy_hash(password);
+        dummy_hash(*st, password);
     } catch (const std::bad_alloc&) {
         r.status = VerifyStatus::Malformed;
         r.must_update = false;
@@ -194,24 +300,29 @@ VerifyResult Hashers::verify(std::string_view password, std::string_view encoded
 }
 
 std::string Hashers::encode(std::string_view password) const {
-    const Hasher& h = *hashers_.front();
+    const std::shared_ptr<const State> st = state();
+    const Hasher& h = *st->hashers.front();
     return h.encode(password, h.salt(), 0);
 }
 
 std::string Hashers::encode_with(std::string_view algorithm, std::string_view password,
                                  uint32_t work) const {
+    const std::shared_ptr<const State> st = state();
     for (size_t i = 0; i < names_.size(); ++i) {
         if (names_[i] == algorithm) {
-            const Hasher& h = *hashers_[i];
+            const Hasher& h = *st->hashers[i];
             return h.encode(password, h.salt(), work);
         }
     }
     throw std::invalid_argument("password hasher not enabled: " + std::string(algorithm));
 }
 
-void Hashers::dummy_hash(std::string_view password) const {
+void Hashers::dummy_hash(std::string_view password) const { dummy_hash(*state(), password); }
+
+void Hashers::dummy_hash(const State& st, std::string_view password) {
     try {
-        std::string s = encode(password);
+        const Hasher& h = *st.hashers.front();
+        std::string s = h.encode(password, h.salt(), 0);
         wipe(s);
     } catch (...) {
         // Only timing is at stake; nothing to report.

@@ -14,17 +14,31 @@
 
 namespace dj {
 
-// Bounds on what a stored value may ask of us. A value beyond them is a
-// non-match with a reason, never a crash or a hang.
+// Bounds on what one check may cost, whatever parameters the stored value
+// names: memory, and work in each algorithm's own unit. A value beyond them
+// is a non-match with a reason, refused before any work is done, never a
+// crash or a hang. Each parameter on its own may take any value the
+// algorithm's library accepts (argon2 p=65, scrypt p=100, ...) as long as the
+// cost stays inside. The defaults admit every value Django's defaults of any
+// version write with a wide margin (README, "Password hashes").
 struct HashLimits {
-    uint64_t max_pbkdf2_iterations = 100'000'000;
-    uint32_t max_argon2_memory_kib = 1024 * 1024;   // 1 GiB
-    uint32_t max_argon2_time = 1024;
-    uint32_t max_argon2_lanes = 64;
-    uint64_t max_scrypt_memory = 256ull * 1024 * 1024;  // 128 * n * r bytes (+ p work)
-    uint32_t max_scrypt_parallelism = 64;
-    uint32_t max_bcrypt_rounds = 16;
+    // Bytes one check may allocate: argon2's m KiB, scrypt's 128*r*(N+p+2)
+    // (which OpenSSL also caps at 32 MiB, as Django calls it), yescrypt's.
+    uint64_t max_memory = 1024ull * 1024 * 1024;  // 1 GiB; Django: argon2 100 MiB
+    // pbkdf2 iterations (also SHA-crypt and sha1crypt rounds).
+    uint64_t max_pbkdf2_iterations = 100'000'000;  // Django 6.0: 1,200,000
+    // argon2 passes x memory, in KiB: t * m.
+    uint64_t max_argon2_work = 4ull * 1024 * 1024;  // 4 GiB passes; Django: 2 x 100 MiB
+    // bcrypt's log2 of the rounds: 2^rounds.
+    uint32_t max_bcrypt_rounds = 16;  // Django: 12
+    // scrypt N * r * p (yescrypt's N * r * p * (t + 1)).
+    uint64_t max_scrypt_work = 1ull << 24;  // Django 5.1+: 2^14 * 8 * 5
 };
+
+// What a check of a value with these parameters would cost, and whether the
+// limits let it run. `why` gets a fixed reason (never the value) when not.
+bool argon2_within(const HashLimits& l, uint64_t t, uint64_t m_kib, const char** why);
+bool scrypt_within(const HashLimits& l, uint64_t n, uint64_t r, uint64_t p, const char** why);
 
 // Parameters used when *creating* hashes (Django 6.0's defaults).
 struct HashParams {
@@ -95,11 +109,48 @@ public:
     const std::string& preferred() const;
     const std::vector<std::string>& names() const { return names_; }
 
+    // The parameters new hashes, must_update, harden_runtime and the dummy
+    // hash use. set_params() replaces them for every later call; a check
+    // already running finishes with the ones it started with. Thread-safe.
+    HashParams params() const;
+    void set_params(const HashParams& params);
+    const HashLimits& limits() const { return limits_; }
+
 private:
+    struct State;
+    std::shared_ptr<const State> state() const;
+    static void dummy_hash(const State& st, std::string_view password);
+
     std::vector<std::string> names_;
-    std::vector<std::unique_ptr<Hasher>> hashers_;
-    HashParams params_;
     HashLimits limits_;
+    struct Shared;
+    std::unique_ptr<Shared> shared_;
+};
+
+// The parameters a site's Django uses, read off its stored values: for each
+// family (pbkdf2_sha256 and pbkdf2_sha1; argon2; bcrypt_sha256 and bcrypt;
+// scrypt) those of its strongest value (Django only ever raises them).
+// Unusable, malformed and over-limit values, and other algorithms, count
+// for nothing. Only the parameters are read: no hashing, and nothing of the
+// value is kept or logged.
+struct SiteParams {
+    HashParams best;  // meaningful for the families whose count is non-zero
+    size_t pbkdf2 = 0, argon2 = 0, bcrypt = 0, scrypt = 0;  // values read per family
+    size_t values = 0;                                      // values seen in all
+};
+
+class SiteScan {
+public:
+    explicit SiteScan(HashLimits limits = {});
+    ~SiteScan();
+    SiteScan(const SiteScan&) = delete;
+    SiteScan& operator=(const SiteScan&) = delete;
+    void add(std::string_view encoded);
+    const SiteParams& result() const { return r_; }
+
+private:
+    std::vector<std::unique_ptr<Hasher>> parsers_;
+    SiteParams r_;
 };
 
 // Django's get_random_string(n) over [a-zA-Z0-9], from a CSPRNG.

@@ -25,6 +25,14 @@ bool sodium_ready() {
 
 }  // namespace
 
+bool scrypt_params_ok(uint64_t n, uint64_t r, uint64_t p) {
+    // With no key, EVP_PBE_scrypt only checks the parameters.
+    static const unsigned char none[1] = {0};
+    if (EVP_PBE_scrypt(reinterpret_cast<const char*>(none), 0, none, 0, n, r, p, 0, nullptr, 0) == 1) return true;
+    ERR_clear_error();
+    return false;
+}
+
 bool scrypt_derive(std::string_view password, std::string_view salt, uint64_t n, uint64_t r, uint64_t p,
                    unsigned char* out, size_t out_len) {
     // With no key, EVP_PBE_scrypt only checks the parameters.

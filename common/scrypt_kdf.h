@@ -14,6 +14,10 @@
 
 namespace dj {
 
+// Whether OpenSSL's EVP_PBE_scrypt with maxmem 0 (Django's call) accepts the
+// parameters. Does no work.
+bool scrypt_params_ok(uint64_t n, uint64_t r, uint64_t p);
+
 // Derives `out_len` bytes into `out`. false when OpenSSL's EVP_PBE_scrypt
 // with maxmem 0 would refuse the parameters (out is then untouched).
 bool scrypt_derive(std::string_view password, std::string_view salt, uint64_t n, uint64_t r, uint64_t p,

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace dj::db {
@@ -47,6 +48,11 @@ public:
     virtual std::optional<UserRow> user_by_id(int64_t id) = 0;
     // Users with id > after_id in id order, at most `limit`.
     virtual std::vector<UserRow> users_after(int64_t after_id, int limit) = 0;
+
+    // The stored password values of users with id > after_id, in id order,
+    // at most `limit`: a page of (id, value). For reading the site's hasher
+    // parameters; the values never leave the daemon (wipe them).
+    virtual std::vector<std::pair<int64_t, std::string>> passwords_after(int64_t after_id, int limit) = 0;
 
     virtual std::optional<GroupRow> group_by_name(std::string_view name) = 0;
     virtual std::optional<GroupRow> group_by_id(int64_t id) = 0;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "daemon/log.h"
+#include "daemon/startup.h"
 
 namespace dj {
 
@@ -37,17 +38,20 @@ constexpr size_t kResponseBudget = proto::kMaxResponse - 64 * 1024;
 
 }  // namespace
 
-Handler::Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Cache& cache,
+Handler::Handler(const Config& cfg, db::Database& db, Hashers& hashers, Cache& cache,
                  AuthClients clients, uint32_t primary_gid)
     : cfg_(cfg),
       db_(db),
       hashers_(hashers),
+      rules_(cfg.passwords),
       cache_(cache),
       clients_(std::move(clients)),
       host_(cfg.nss),
       entries_(cfg.nss, primary_gid, &host_),
       started_(std::chrono::steady_clock::now()),
-      throttle_(cfg.throttle) {}
+      throttle_(cfg.throttle) {
+    choose_params(cfg_.passwords, nullptr, &params_text_);
+}
 
 bool Handler::is_auth_op(Op op) { return op == Op::Authenticate || op == Op::ChangePassword; }
 
@@ -103,6 +107,7 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
                 }
                 cache_.flush();
                 log::say(LOG_INFO, "cache flushed by pid %d", int(peer.pid));
+                refresh_site_params();
                 return status_only(op, Status::Ok);
             case Op::Stats: {
                 if (!r.at_end()) return status_only(op, Status::BadRequest);
@@ -314,6 +319,15 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     }
     throttle_.success(tkey);
     if (check_only) return with_text(op, Status::Ok, "");
+    // Django's validate_password(new, user): every refusal's message.
+    if (auto errors = rules_.check(new_pw, UserAttributes{u->username, u->first_name, u->last_name});
+        !errors.empty()) {
+        std::string text;
+        for (const auto& e : errors) text += (text.empty() ? "" : " ") + e;
+        log::say(LOG_NOTICE, "password change refused: user=%s uid=%u: the new password fails %zu of the validators",
+                 log::printable(user).c_str(), unsigned(peer.uid), errors.size());
+        return with_text(op, Status::BadRequest, text);
+    }
     std::string encoded = hashers_.encode(new_pw);
     Scrub s4{encoded};
     db_.set_password(u->id, encoded);
@@ -363,6 +377,51 @@ void Handler::refresh_host_names() {
     cache_.flush();
     log::say(LOG_INFO, "%s or %s read; cached answers dropped", host_.passwd_file().c_str(),
              host_.group_file().c_str());
+}
+
+// --- The site's hasher parameters ------------------------------------------------
+
+bool Handler::refresh_site_params() {
+    std::unique_lock<std::mutex> scan(scan_mutex_, std::try_to_lock);
+    if (!scan.owns_lock()) return false;  // one is running: it will do
+    SiteScan site(hashers_.limits());
+    constexpr int kPage = 1000;
+    try {
+        int64_t after = 0;
+        for (;;) {
+            auto page = db_.passwords_after(after, kPage);
+            for (auto& [id, value] : page) {
+                site.add(value);
+                wipe(value);
+                after = id;
+            }
+            if (page.size() < size_t(kPage)) break;
+        }
+    } catch (const std::exception& e) {
+        log::say(LOG_WARNING, "site's hasher parameters not read: %s", e.what());
+        return false;
+    }
+    std::string text;
+    const HashParams hp = choose_params(cfg_.passwords, &site.result(), &text);
+    hashers_.set_params(hp);
+    bool changed;
+    {
+        std::lock_guard<std::mutex> lock(params_mutex_);
+        changed = text != params_text_;
+        params_text_ = text;
+        site_values_ = site.result().values;
+    }
+    if (changed) {
+        // One line per family; the parameters only, never a value.
+        size_t start = 0;
+        while (start < text.size()) {
+            size_t nl = text.find('\n', start);
+            log::say(LOG_INFO, "hasher parameters from %zu stored values: %s", site.result().values,
+                     text.substr(start, nl - start).c_str());
+            start = nl + 1;
+        }
+    }
+    return true;
 }
 
 // --- Throttle ---------------------------------------------------------------------
@@ -639,7 +698,12 @@ std::string Handler::stats_text() const {
       << "cache_bytes " << c.bytes << "\n"
       << "cache_hits " << c.hits << "\n"
       << "cache_misses " << c.misses << "\n"
-      << "cache_evictions " << c.evictions << "\n";
+      << "cache_evictions " << c.evictions << "\n"
+      << "hash_preferred " << hashers_.preferred() << "\n";
+    {
+        std::lock_guard<std::mutex> lock(params_mutex_);
+        o << params_text_ << "site_values " << site_values_ << "\n";
+    }
     return o.str();
 }
 

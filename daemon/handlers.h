@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "daemon/db.h"
 #include "daemon/entries.h"
 #include "daemon/host_names.h"
+#include "daemon/password_rules.h"
 #include "daemon/peer.h"
 #include "daemon/throttle.h"
 
@@ -33,7 +35,7 @@ struct Reply {
 
 class Handler {
 public:
-    Handler(const Config& cfg, db::Database& db, const Hashers& hashers, Cache& cache, AuthClients clients,
+    Handler(const Config& cfg, db::Database& db, Hashers& hashers, Cache& cache, AuthClients clients,
             uint32_t primary_gid);
 
     // `frame` is a request without its u32 length. Never throws.
@@ -57,6 +59,17 @@ public:
     // answers given from the caches without a worker. Thread-safe.
     void refresh_host_names();
     const HostNames& host_names() const { return host_; }
+
+    // Reads every stored password value (in pages, never logged) and sets
+    // the hashers' parameters to the site's own where [passwords] names none
+    // (choose_params()): at startup, every passwords.site_params_interval
+    // seconds, and on a flush. False (parameters unchanged) when the
+    // database cannot be read. Thread-safe.
+    bool refresh_site_params();
+    // Asks for a refresh_site_params() soon, from another thread (SIGHUP);
+    // take_site_params_request() tells that thread whether one was asked.
+    void want_site_params() { site_wanted_.store(true); }
+    bool take_site_params_request() { return site_wanted_.exchange(false); }
 
     // Counters for the Stats op and the server.
     std::string stats_text() const;
@@ -97,7 +110,13 @@ private:
 
     const Config& cfg_;
     db::Database& db_;
-    const Hashers& hashers_;
+    Hashers& hashers_;
+    PasswordRules rules_;            // AUTH_PASSWORD_VALIDATORS for new passwords
+    mutable std::mutex params_mutex_;
+    std::mutex scan_mutex_;          // one scan at a time
+    std::string params_text_;        // choose_params()'s lines, for Stats
+    uint64_t site_values_ = 0;       // values the last scan read
+    std::atomic<bool> site_wanted_{false};
     Cache& cache_;
     AuthClients clients_;
     HostNames host_;

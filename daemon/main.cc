@@ -24,6 +24,7 @@
 #include "daemon/handlers.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
+#include "daemon/password_rules.h"
 #include "daemon/privs.h"
 #include "daemon/server.h"
 #include "daemon/shared_cache.h"
@@ -44,11 +45,16 @@ void usage(FILE* f) {
 
 // Re-reads the host's passwd and group files every second: the answers the
 // caches give without a worker are dropped within a second of a useradd.
-std::jthread watch_host_names(dj::Handler& handler) {
-    return std::jthread([&handler](std::stop_token stop) {
+// Reads the site's stored hashes again every `site_interval` seconds (0:
+// never), after a SIGHUP, and every 30 seconds while the database cannot be
+// read.
+std::jthread watch_host_names(dj::Handler& handler, int site_interval, bool site_read) {
+    return std::jthread([&handler, site_interval, site_read](std::stop_token stop) mutable {
         std::mutex m;
         std::condition_variable_any cv;
         std::unique_lock<std::mutex> lock(m);
+        using Clock = std::chrono::steady_clock;
+        auto next_scan = Clock::now() + std::chrono::seconds(site_read ? site_interval : 30);
         while (!stop.stop_requested()) {
             cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
             if (stop.stop_requested()) break;
@@ -56,6 +62,11 @@ std::jthread watch_host_names(dj::Handler& handler) {
                 handler.refresh_host_names();
             } catch (const std::exception& e) {
                 dj::log::say(LOG_ERR, "re-reading the host's passwd and group files: %s", e.what());
+            }
+            if (handler.take_site_params_request() ||
+                ((site_interval > 0 || !site_read) && Clock::now() >= next_scan)) {
+                site_read = handler.refresh_site_params();
+                next_scan = Clock::now() + std::chrono::seconds(site_read ? site_interval : 30);
             }
         }
     });
@@ -113,6 +124,11 @@ int run(int argc, char** argv) {
         hashers.emplace(dj::make_hashers(cfg.passwords));
     } catch (const std::exception& e) {
         return fail(config_path + ": key 'passwords.hashers': " + e.what());
+    }
+    try {
+        dj::PasswordRules rules(cfg.passwords);  // the common-passwords list can be read
+    } catch (const std::exception& e) {
+        return fail(config_path + ": " + e.what());
     }
     uint32_t primary_gid = 0;
     if (!dj::resolve_primary_gid(cfg.nss.primary_group, primary_gid, error)) return fail(config_path + ": " + error);
@@ -207,9 +223,11 @@ int run(int argc, char** argv) {
     dj::log::say(LOG_INFO, "%s listening on %s (%s), preferred hasher %s", dj::kDaemonVersion,
                  own_socket ? cfg.daemon.socket.c_str() : "socket from systemd", db->describe().c_str(),
                  hashers->preferred().c_str());
+    // The site's own hasher parameters, before the first request.
+    const bool site_read = handler.refresh_site_params();
     int rc;
     {
-        std::jthread watch = watch_host_names(handler);
+        std::jthread watch = watch_host_names(handler, cfg.passwords.site_params_interval, site_read);
         dj::Server server(listen_fd, handler, so);
         rc = server.run(cache);
     }

@@ -61,6 +61,8 @@ int Server::run(Cache& cache) {
         while (read(signal_fd_, &si, sizeof si) == sizeof si) {
             if (si.ssi_signo == SIGHUP) {
                 cache.flush();
+                // The stored hashes are read again off the loop (main.cc's watcher).
+                shared_.handler->want_site_params();
                 log::say(LOG_INFO, "SIGHUP: cache flushed");
             } else {
                 log::say(LOG_INFO, "signal %u: shutting down", si.ssi_signo);

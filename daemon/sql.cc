@@ -63,6 +63,8 @@ Statements build_statements(const Schema& s, Placeholder style) {
     st.user_by_id = "SELECT " + user_cols(false) + " FROM " + ut + " u WHERE " + col("u", s.user_id) + " = $1";
     st.users_after = "SELECT " + user_cols(false) + " FROM " + ut + " u WHERE " + col("u", s.user_id) +
                      " > $1 ORDER BY " + col("u", s.user_id) + " LIMIT $2";
+    st.passwords_after = "SELECT " + col("u", s.user_id) + ", " + col("u", s.user_password) + " FROM " + ut +
+                         " u WHERE " + col("u", s.user_id) + " > $1 ORDER BY " + col("u", s.user_id) + " LIMIT $2";
     const std::string gcols = col("g", s.group_id) + ", " + col("g", s.group_name);
     st.group_by_name = "SELECT " + gcols + " FROM " + gt + " g WHERE " + col("g", s.group_name) + " = $1";
     st.group_by_id = "SELECT " + gcols + " FROM " + gt + " g WHERE " + col("g", s.group_id) + " = $1";
@@ -92,7 +94,7 @@ Statements build_statements(const Schema& s, Placeholder style) {
                             q(s.user_id) + " = $1";
     st.ping = "SELECT 1";
 
-    for (std::string* p : {&st.user_by_name, &st.user_by_id, &st.users_after, &st.group_by_name,
+    for (std::string* p : {&st.user_by_name, &st.user_by_id, &st.users_after, &st.passwords_after, &st.group_by_name,
                            &st.group_by_id, &st.groups_after, &st.active_members, &st.groups_of_user,
                            &st.permissions_of_user, &st.set_password, &st.set_last_login})
         *p = styled(*p, style);
@@ -150,6 +152,17 @@ std::vector<UserRow> SqlDatabase::users_after(int64_t after_id, int limit) {
     std::vector<UserRow> out;
     out.reserve(rows.size());
     for (auto& r : rows) out.push_back(to_user(r));
+    return out;
+}
+
+std::vector<std::pair<int64_t, std::string>> SqlDatabase::passwords_after(int64_t after_id, int limit) {
+    auto rows = engine_->run(st_.passwords_after, {Param::integer(after_id), Param::integer(limit)});
+    std::vector<std::pair<int64_t, std::string>> out;
+    out.reserve(rows.size());
+    for (auto& r : rows) {
+        if (r.size() < 2) throw DbUnavailable("unexpected column count");
+        out.emplace_back(to_i64(r[0]), std::move(r[1]));
+    }
     return out;
 }
 

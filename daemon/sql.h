@@ -28,7 +28,7 @@ enum class Placeholder { Dollar /* $1 */, Question /* ?1 */ };
 
 // All statements, with placeholders in the engine's style.
 struct Statements {
-    std::string user_by_name, user_by_id, users_after;
+    std::string user_by_name, user_by_id, users_after, passwords_after;
     std::string group_by_name, group_by_id, groups_after;
     std::string active_members, groups_of_user, permissions_of_user;
     std::string set_password, set_last_login, ping;
@@ -52,6 +52,7 @@ public:
     std::optional<UserRow> user_by_name(std::string_view username) override;
     std::optional<UserRow> user_by_id(int64_t id) override;
     std::vector<UserRow> users_after(int64_t after_id, int limit) override;
+    std::vector<std::pair<int64_t, std::string>> passwords_after(int64_t after_id, int limit) override;
     std::optional<GroupRow> group_by_name(std::string_view name) override;
     std::optional<GroupRow> group_by_id(int64_t id) override;
     std::vector<GroupRow> groups_after(int64_t after_id, int limit) override;

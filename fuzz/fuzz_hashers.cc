@@ -15,11 +15,9 @@ namespace {
 dj::Hashers* make() {
     dj::HashLimits lim;
     lim.max_pbkdf2_iterations = 2000;
-    lim.max_argon2_memory_kib = 1024;
-    lim.max_argon2_time = 2;
-    lim.max_argon2_lanes = 2;
-    lim.max_scrypt_memory = 1024 * 1024;
-    lim.max_scrypt_parallelism = 2;
+    lim.max_memory = 1024 * 1024;
+    lim.max_argon2_work = 2048;
+    lim.max_scrypt_work = 4096;
     lim.max_bcrypt_rounds = 5;
     dj::HashParams p;
     p.pbkdf2_iterations = 1000;

@@ -41,6 +41,12 @@ struct MemDb : db::Database {
             if (u.id > after && int(out.size()) < limit) out.push_back(u);
         return out;
     }
+    std::vector<std::pair<int64_t, std::string>> passwords_after(int64_t after, int limit) override {
+        std::vector<std::pair<int64_t, std::string>> out;
+        for (auto& u : users)
+            if (u.id > after && int(out.size()) < limit) out.emplace_back(u.id, u.password);
+        return out;
+    }
     std::optional<db::GroupRow> group_by_name(std::string_view n) override {
         for (auto& g : groups)
             if (g.name == n) return g;
@@ -101,6 +107,7 @@ struct World {
 
     World() {
         cfg.passwords.allow_change = true;
+        cfg.passwords.pbkdf2_iterations = 10;  // a flush reads the site's: keep them cheap
         cfg.nss.uid_max = 200000 + 1000;
         cfg.nss.gid_max = 200000 + 1000;
         // Some services open to all, one to a group, the rest closed: every

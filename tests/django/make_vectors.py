@@ -21,7 +21,6 @@ argon2 t=2^31, SHA-crypt with 999,999,999 rounds); they are marked
 "django": false and expected to fail without asking Django.
 """
 import base64
-import json
 import os
 import sys
 import warnings
@@ -48,6 +47,7 @@ import crypt  # noqa: E402
 from argon2.low_level import Type, hash_secret  # noqa: E402
 from django.contrib.auth import hashers as H  # noqa: E402
 from djtest.hashers import ScryptPasswordHasher  # noqa: E402
+import vectorfile  # noqa: E402
 
 PASSWORDS = [
     "",
@@ -391,9 +391,4 @@ out = {
     "hashers": ALL_HASHERS.split(","),
     "vectors": vectors,
 }
-text = json.dumps(out, indent=1, ensure_ascii=True) + "\n"
-if len(sys.argv) > 1:
-    with open(sys.argv[1], "w") as f:
-        f.write(text)
-else:
-    sys.stdout.write(text)
+vectorfile.write(out)

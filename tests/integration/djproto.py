@@ -126,8 +126,12 @@ class Client:
         return st, reason
 
     def change_password(self, user, old, new, flags=0, service="test"):
+        return self.change_password_text(user, old, new, flags, service)[0]
+
+    def change_password_text(self, user, old, new, flags=0, service="test"):
+        """(status, the daemon's text: e.g. the validators' messages)"""
         st, r = self.call("ChangePassword", _str(user) + _str(old) + _str(new) + _u32(flags) + _str(service))
-        return st
+        return st, (r.str() if r.pos < len(r.data) else "")
 
     def pw_by_name(self, name):
         st, r = self.call("PwByName", _str(name))

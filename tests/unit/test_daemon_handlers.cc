@@ -70,6 +70,13 @@ struct FakeDb : db::Database {
             if (u.id > after && int(out.size()) < limit) out.push_back(u);
         return out;
     }
+    std::vector<std::pair<int64_t, std::string>> passwords_after(int64_t after, int limit) override {
+        check();
+        std::vector<std::pair<int64_t, std::string>> out;
+        for (auto& u : users)
+            if (u.id > after && int(out.size()) < limit) out.emplace_back(u.id, u.password);
+        return out;
+    }
     std::optional<db::GroupRow> group_by_name(std::string_view n) override {
         check();
         for (auto& g : groups)
@@ -276,6 +283,67 @@ void test_no_rehash_unless_enabled(void**) {
     assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);
     assert_int_equal(w.db.stored.size(), 1);
     assert_int_equal(w.db.stored[1].rfind("pbkdf2_sha256$", 0), 0);
+}
+
+std::string stats(World& w) {
+    proto::Writer s(Op::Stats);
+    auto a = w.call(s, 0);
+    assert_int_equal(a.status, Status::Ok);
+    proto::Reader rd(a.frame);
+    return rd.str();
+}
+
+// The site's own parameters: the strongest stored value of each family,
+// read in pages; a [passwords] key wins; what is used shows in Stats.
+void test_site_params(void**) {
+    World w([](Config& c) { c.passwords.rehash_on_login = true; });
+    assert_non_null(strstr(stats(w).c_str(), "hash_pbkdf2 iterations=1200000 (library default)"));
+    w.db.users[0].password = w.hashers.encode_with("pbkdf2_sha256", "alice-pw", 2000);   // alice
+    // Past the first pages: 2100 users with unusable values, then the strongest.
+    for (int64_t id = 6000; id < 8100; ++id) {
+        db::UserRow u;
+        u.id = id;
+        u.username = "u" + std::to_string(id);
+        u.password = "!";
+        w.db.users.push_back(u);
+    }
+    db::UserRow last;
+    last.id = 9000;
+    last.username = "last";
+    last.password = w.hashers.encode_with("pbkdf2_sha1", "x", 2500);
+    w.db.users.push_back(last);
+    assert_true(w.handler->refresh_site_params());
+    assert_int_equal(w.hashers.params().pbkdf2_iterations, 2500);
+    std::string text = stats(w);
+    assert_non_null(strstr(text.c_str(), "hash_pbkdf2 iterations=2500 (site: strongest stored)\n"));
+    assert_non_null(strstr(text.c_str(), "hash_argon2 time_cost=2 memory_cost=102400 parallelism=8 hash_len=32 "
+                                         "(library default)\n"));
+    assert_non_null(strstr(text.c_str(), "hash_preferred pbkdf2_sha256\n"));
+    assert_non_null(strstr(text.c_str(), "site_values 2110\n"));
+    // No stored value in the text.
+    assert_null(strstr(text.c_str(), "pbkdf2_sha256$"));
+    // A value at the site's parameters is left alone; an older one is raised to them.
+    w.db.users[0].password = w.hashers.encode_with("pbkdf2_sha256", "alice-pw", 2500);
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);
+    assert_true(w.db.stored.empty());
+    assert_int_equal(w.auth("dave", "dave-pw"), Status::Ok);
+    assert_int_equal(w.db.stored.size(), 1);
+    assert_int_equal(w.db.stored[7].rfind("pbkdf2_sha256$2500$", 0), 0);
+    // A [passwords] key wins over the site.
+    w.cfg.passwords.pbkdf2_iterations = 3000;
+    assert_true(w.handler->refresh_site_params());
+    assert_int_equal(w.hashers.params().pbkdf2_iterations, 3000);
+    assert_non_null(strstr(stats(w).c_str(), "hash_pbkdf2 iterations=3000 (config)\n"));
+    // A database that cannot be read leaves them as they are.
+    w.cfg.passwords.pbkdf2_iterations = 0;
+    w.db.down = true;
+    assert_false(w.handler->refresh_site_params());
+    assert_int_equal(w.hashers.params().pbkdf2_iterations, 3000);
+    w.db.down = false;
+    // A flush reads them again.
+    proto::Writer f(Op::Flush);
+    assert_int_equal(w.call(f, 0).status, Status::Ok);
+    assert_int_equal(w.hashers.params().pbkdf2_iterations, 2500);
 }
 
 void test_change_password(void**) {
@@ -734,6 +802,7 @@ int main() {
         cmocka_unit_test(test_access_rules),
         cmocka_unit_test(test_id_ranges),
         cmocka_unit_test(test_no_rehash_unless_enabled),
+        cmocka_unit_test(test_site_params),
         cmocka_unit_test(test_change_password),
         cmocka_unit_test(test_account),
         cmocka_unit_test(test_account_and_stats_callers),

@@ -336,7 +336,6 @@ void test_limits(void**) {
         "crypt$$$y$jJT$abcdefghijklmnop$" + std::string(43, 'a'),
         "crypt$$$gy$jJT$abcdefghijklmnop$" + std::string(43, 'a'),
         "crypt$$$7$SU..../....abcdefgh$" + std::string(43, 'a'),
-        "crypt$$$y$j9T.km$abcdefghijklmnop$" + std::string(43, 'a'),   // p = 100
         "crypt$$$y$j9T/s4r$abcdefghijklmnop$" + std::string(43, 'a'),  // t = 1000
     };
     for (const std::string& enc : hostile) {
@@ -352,7 +351,7 @@ void test_limits(void**) {
     HashLimits tight;
     tight.max_pbkdf2_iterations = 999;
     tight.max_bcrypt_rounds = 4;
-    tight.max_argon2_memory_kib = 32;
+    tight.max_memory = 32 * 1024;
     Hashers t(Hashers::all_names(), small_params(), tight);
     assert_int_equal(status(t, "password", pbkdf2_value(h)), VerifyStatus::Malformed);
     assert_int_equal(status(t, "password", h.encode_with("bcrypt", "password", 5)),
@@ -361,6 +360,103 @@ void test_limits(void**) {
                      VerifyStatus::Match);
     assert_int_equal(status(t, "password", h.encode_with("argon2", "password")),
                      VerifyStatus::Malformed);
+}
+
+// Values Django verifies with one unusual parameter, made by the primitives
+// Django's hashers call (hashlib.scrypt with maxmem=0, argon2-cffi's
+// hash_secret): their cost is small, so they verify.
+void test_cost_not_parameters(void**) {
+    Hashers h = all_small();
+    const std::vector<std::string> good = {
+        // scrypt n=16 r=1 p=100: 15 KiB, 1600 block mixes.
+        "scrypt$16$Fx9kQ2mZr7TbW4yLp0NcVe$1$100$N7STCJK9LZgqAbEDoMaNp/RarIpfidliH56WWwdZtRl7Za6lgAKM+9Mu9E7fZ6fcAe"
+        "aFhrSd68nrvmZ3/tM6wQ==",
+        // argon2id p=65 m=1024 and t=1025 m=64.
+        "argon2$argon2id$v=19$m=1024,t=1,p=65$Rng5a1EybVpyN1RiVzR5THAwTmNWZQ$Fc3kCPUVLQLwyEXQC6W5I7bG8oB8JTeYWxfolZuk1ig",
+        "argon2$argon2id$v=19$m=64,t=1025,p=1$Rng5a1EybVpyN1RiVzR5THAwTmNWZQ$aiKoRRtDwZKs6P4QfFKOHg+sPPtjosP3jGm9Qzfz4VU",
+        // A 64-byte tag with an 8-byte salt, and a 4-byte tag (argon2-cffi's least).
+        "argon2$argon2id$v=19$m=64,t=1,p=2$c2FsdHNhbHQ$Xz+CKHurr4MAfz5LFciNlW39umzZHPOp0aRUjwYwT+x208H29p6KlGMqmQmcdVDKV0"
+        "50EFaX7r3mJSAk6HRIxw",
+        "argon2$argon2id$v=19$m=64,t=1,p=2$c2FsdHNhbHQ$eLahJw",
+    };
+    for (const std::string& enc : good) {
+        VerifyResult r = h.verify("password", enc);
+        if (r.status != VerifyStatus::Match) print_error("%s: %s\n", enc.c_str(), r.reason.c_str());
+        assert_int_equal(r.status, VerifyStatus::Match);
+        assert_int_equal(status(h, "passwore", enc), VerifyStatus::Mismatch);
+    }
+    // Refused at once for what they would cost, whatever each parameter is.
+    const std::string salt = "$Rng5a1EybVpyN1RiVzR5THAwTmNWZQ$Fc3kCPUVLQLwyEXQC6W5I7bG8oB8JTeYWxfolZuk1ig";
+    struct {
+        std::string enc;
+        const char* reason;
+    } bad[] = {
+        {"argon2$argon2id$v=19$m=65536,t=100,p=1" + salt, "argon2 work (passes x memory) over the limit"},
+        {"argon2$argon2id$v=19$m=2097152,t=1,p=1" + salt, "argon2 memory over the limit"},
+        // p lanes need 8p KiB: 2^24 lanes is 128 GiB.
+        {"argon2$argon2id$v=19$m=64,t=1,p=16777215" + salt, "argon2 memory over the limit"},
+        {"scrypt$16384$Fx9kQ2mZr7TbW4yLp0NcVe$8$200$AAAA", "scrypt work (N x r x p) over the limit"},
+        {"scrypt$8388608$Fx9kQ2mZr7TbW4yLp0NcVe$1$1$AAAA", "scrypt memory over the limit"},
+        // Within our limits but over OpenSSL's 32 MiB, as Django calls it.
+        {"scrypt$32768$Fx9kQ2mZr7TbW4yLp0NcVe$8$1$AAAA", "scrypt parameters rejected by OpenSSL"},
+        {"pbkdf2_sha256$100000001$Fx9kQ2mZr7TbW4yLp0NcVe$AAAA", "iteration count over the limit"},
+    };
+    for (const auto& b : bad) {
+        VerifyResult r = h.verify("password", b.enc);
+        assert_int_equal(r.status, VerifyStatus::Malformed);
+        if (!strstr(r.reason.c_str(), b.reason)) print_error("%s: %s\n", b.enc.c_str(), r.reason.c_str());
+        assert_non_null(strstr(r.reason.c_str(), b.reason));
+    }
+    // The caps are the caller's.
+    HashLimits l;
+    l.max_argon2_work = 1024 * 1025 - 1;
+    l.max_scrypt_work = 1599;
+    Hashers t(Hashers::all_names(), small_params(), l);
+    assert_int_equal(status(t, "password", good[0]), VerifyStatus::Malformed);
+    assert_int_equal(status(t, "password", good[1]), VerifyStatus::Match);  // 1024 x 1
+    assert_int_equal(status(t, "password", good[2]), VerifyStatus::Match);  // 64 x 1025
+    l.max_argon2_work = 64 * 1025 - 1;
+    Hashers t2(Hashers::all_names(), small_params(), l);
+    assert_int_equal(status(t2, "password", good[2]), VerifyStatus::Malformed);
+}
+
+// SiteScan: the strongest value of each family; what it cannot read, or
+// what is over the limits, counts for nothing.
+void test_site_scan(void**) {
+    Hashers h = all_small();
+    SiteScan scan;
+    scan.add(h.encode_with("pbkdf2_sha256", "pw", 1000));
+    scan.add(h.encode_with("pbkdf2_sha256", "pw", 260000 / 100));
+    scan.add(h.encode_with("pbkdf2_sha1", "pw", 1500));
+    scan.add("pbkdf2_sha256$100000001$Fx9kQ2mZr7TbW4yLp0NcVe$AAAA");  // over the limit
+    scan.add("!pbkdf2_sha256$99999$Fx9kQ2mZr7TbW4yLp0NcVe$AAAA");     // unusable
+    scan.add("pbkdf2_sha256$01000000$x$AAAA");                         // malformed
+    scan.add(h.encode_with("bcrypt_sha256", "pw", 4));
+    scan.add(h.encode_with("bcrypt", "pw", 5));
+    scan.add("argon2$argon2id$v=19$m=1024,t=1,p=65$Rng5a1EybVpyN1RiVzR5THAwTmNWZQ$Fc3kCPUVLQLwyEXQC6W5I7bG8oB8JTeYWxfolZuk1ig");
+    scan.add("argon2$argon2i$v=19$m=512,t=2,p=2$Rng5a1EybVpyN1RiVzR5THAwTmNWZQ$Fc3kCPUVLQLwyEXQC6W5Iw");
+    scan.add(h.encode_with("md5", "pw"));
+    scan.add("");
+    const SiteParams& r = scan.result();
+    assert_int_equal(r.values, 12);
+    assert_int_equal(r.pbkdf2, 3);
+    assert_int_equal(r.best.pbkdf2_iterations, 2600);
+    assert_int_equal(r.bcrypt, 2);
+    assert_int_equal(r.best.bcrypt_rounds, 5);
+    assert_int_equal(r.argon2, 2);
+    assert_int_equal(r.best.argon2_time, 1);  // 1 x 1024 beats 2 x 512 on lanes
+    assert_int_equal(r.best.argon2_memory_kib, 1024);
+    assert_int_equal(r.best.argon2_lanes, 65);
+    assert_int_equal(r.best.argon2_hash_len, 32);
+    assert_int_equal(r.scrypt, 0);
+    // set_params: later checks use the new parameters.
+    std::string v = h.encode_with("pbkdf2_sha256", "pw", 2600);
+    assert_true(h.verify("pw", v).must_update);
+    HashParams p = h.params();
+    p.pbkdf2_iterations = r.best.pbkdf2_iterations;
+    h.set_params(p);
+    assert_false(h.verify("pw", v).must_update);
+    assert_non_null(strstr(h.encode("pw").c_str(), "$2600$"));
 }
 
 void test_malformed_fields(void**) {
@@ -584,6 +680,8 @@ int main() {
         cmocka_unit_test(test_bcrypt_details),
         cmocka_unit_test(test_argon2_details),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_cost_not_parameters),
+        cmocka_unit_test(test_site_scan),
         cmocka_unit_test(test_malformed_fields),
         cmocka_unit_test(test_garbage_never_crashes),
         cmocka_unit_test(test_must_update),
