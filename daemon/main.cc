@@ -76,16 +76,22 @@ std::jthread watch_host_names(dj::Handler& handler, int site_interval, bool site
 int check_config(const dj::Config& cfg, const std::string& path) {
     int rc = 0;
     dj::HostNames host(cfg.nss);
-    for (const auto& e : dj::boundary_errors(cfg, host)) {
+    std::vector<std::string> warnings = dj::boundary_warnings(cfg);
+    std::unique_ptr<dj::db::Database> db;
+    auto errors = dj::boundary_errors(cfg, host);
+    for (auto& e : dj::runtime_errors(cfg, db, warnings)) errors.push_back(std::move(e));
+    for (const auto& e : errors) {
         printf("%s: error: %s\n", path.c_str(), e.c_str());
         rc = 1;
     }
-    for (const auto& w : dj::boundary_warnings(cfg)) printf("%s: warning: %s\n", path.c_str(), w.c_str());
-    try {
-        auto db = dj::db::open_database(cfg.database, false, 1);
-        dj::print_hidden_names(stdout, cfg, *db, host);
-    } catch (const std::exception& e) {
-        printf("%s: warning: database not read, hidden names not listed: %s\n", path.c_str(), e.what());
+    for (const auto& w : warnings) printf("%s: warning: %s\n", path.c_str(), w.c_str());
+    if (db) {
+        try {
+            dj::print_hidden_names(stdout, cfg, *db, host);
+        } catch (const std::exception& e) {
+            printf("%s: error: reading the users and groups: %s\n", path.c_str(), e.what());
+            rc = 1;
+        }
     }
     if (rc == 0) printf("%s: ok\n", path.c_str());
     return rc;

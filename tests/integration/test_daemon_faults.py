@@ -29,12 +29,57 @@ def check_config(path):
 
 # --- configuration -------------------------------------------------------------------
 
-def test_shipped_config_is_valid(top, tmp_path):
+def test_shipped_config_is_valid(top, tmp_path, sqlite_population):
+    """The shipped file as it is, but for the database it points at: a real
+    Django site's, so that --check-config runs every query the daemon makes."""
+    text = (top / "config" / "django-auth.conf").read_text()
+    assert "\nname = /srv/site/db.sqlite3\n" in text
     p = tmp_path / "shipped.conf"
-    p.write_text((top / "config" / "django-auth.conf").read_text())
+    p.write_text(text.replace("\nname = /srv/site/db.sqlite3\n",
+                              "\nname = %s\n" % sqlite_population.db_section["name"]))
     p.chmod(0o600)
     r = check_config(p)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "serves " in r.stdout and "who may log in: default = (nobody)" in r.stdout, r.stdout
+    assert "warning: [access] lets nobody log in" in r.stdout
+
+
+def test_check_config_tries_what_the_daemon_will_do(tmp_path, sqlite_population):
+    """A configuration that parses but cannot work: one line each, exit 1."""
+    db = sqlite_population.db_section["name"]
+    cases = [
+        ({"database": {"name": str(tmp_path / "none.sqlite3")}}, "none.sqlite3 does not exist"),
+        ({"database": {"name": db}, "schema": {"user_is_staff": "is_boss"}}, "[schema]: the query for"),
+        ({"database": {"name": db}, "daemon": {"user": "no-such-user-here"}}, "'no-such-user-here' is not in /etc/passwd"),
+        ({"database": {"name": db}, "daemon": {"socket": str(tmp_path / "run" / "s")}}, "other users cannot reach"),
+        ({"database": {"name": db}, "passwords": {"update_last_login": True},
+          "schema": {"user_last_login": "last_seen"}}, "a write feature is on, but writing fails"),
+        ({"database": {"engine": "postgresql", "name": "x", "host": "127.0.0.1", "port": "1", "connect_timeout": 1}},
+         "cannot open or log in"),
+    ]
+    public = tempfile.mkdtemp(prefix="djcc-")
+    os.chmod(public, 0o755)
+    for sections, want in cases:
+        sections.setdefault("daemon", {}).setdefault("socket", os.path.join(public, "s"))
+        p = write_config(tmp_path / "c.conf", sections)
+        r = check_config(p)
+        assert r.returncode == 1 and want in r.stdout, (sections, r.stdout + r.stderr)
+    # The daemon's user must be able to read an SQLite file, and to write it
+    # and its directory when a write feature is on.
+    site = pathlib.Path(public) / "site"
+    site.mkdir()
+    shutil.copy(db, site / "db.sqlite3")
+    os.chmod(site, 0o755)
+    os.chmod(site / "db.sqlite3", 0o600)
+    sections = {"database": {"name": str(site / "db.sqlite3")}, "daemon": {"user": "nobody", "socket": os.path.join(public, "s")}}
+    r = check_config(write_config(tmp_path / "u.conf", sections))
+    assert r.returncode == 1 and "'nobody' cannot read" in r.stdout, r.stdout
+    os.chmod(site / "db.sqlite3", 0o644)
+    assert check_config(write_config(tmp_path / "u.conf", sections)).returncode == 0
+    sections["passwords"] = {"update_last_login": True}
+    r = check_config(write_config(tmp_path / "u.conf", sections))
+    assert r.returncode == 1 and "'nobody' cannot write" in r.stdout, r.stdout
+    shutil.rmtree(public)
 
 
 @pytest.mark.parametrize("body,line,key", [
@@ -91,7 +136,10 @@ def test_unsafe_password_file_refused(tmp_path):
     r = check_config(p)
     assert r.returncode != 0 and "password_file" in r.stderr and "secret" not in r.stderr
     pw.chmod(0o600)
-    assert check_config(p).returncode == 0
+    # Read now (no server behind the test's config: the database is the
+    # only complaint left).
+    r = check_config(p)
+    assert "password_file" not in r.stderr and "cannot open or log in" in r.stdout, r.stdout + r.stderr
 
 
 # --- database faults -----------------------------------------------------------------

@@ -368,8 +368,9 @@ def test_id_ranges_that_overlap_the_host_are_refused(tmp_path, site, nss, passwd
     etc = host_files(tmp_path / "host")
     with open(etc / "passwd", "a") as f:
         f.write(passwd_extra)
+    # A socket directory every user can reach (pytest's are 0700), not made.
     sections = {"database": {"engine": "sqlite3", "name": str(site[0])},
-                "daemon": {"socket": str(tmp_path / "s")},
+                "daemon": {"socket": "/tmp/djauth-unused-%d/s" % os.getpid()},
                 "nss": dict({"passwd_file": str(etc / "passwd"), "group_file": str(etc / "group")}, **nss),
                 "access": {"default": "*"}}
     conf = write_config(tmp_path / "r.conf", sections)
