@@ -74,8 +74,11 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
         log::say(LOG_DEBUG, "request %s from uid %u pid %d, %zu bytes", proto::op_name(op), unsigned(peer.uid),
                  int(peer.pid), frame.size());
     try {
-        // A name that became local since the last request is hidden now.
-        refresh_host_names();
+        // A name that became local since the last request is hidden now:
+        // before a lookup or a check for a caller who may ask; not for one
+        // about to be refused (the event loop answers those floods itself).
+        if (is_lookup_op(op) || ((is_auth_op(op) || op == Op::Account) && clients_.allows(peer)))
+            refresh_host_names();
         switch (op) {
             case Op::Hello: {
                 if (!r.at_end()) return status_only(op, Status::BadRequest);
@@ -250,7 +253,9 @@ Reply Handler::account(proto::Reader& r) {
     if (!u || entries_.hidden_by_host(u->id, u->username)) return with_text(op, Status::NoUser, "no such user");
     wipe(u->password);
     if (!u->is_active) return with_text(op, Status::Inactive, "account is inactive");
-    if (std::string rule; !may_log_in(*u, service, rule)) {
+    UserGroups groups(db_, u->id);
+    if (!may_log_in(service, groups)) {
+        const std::string rule = access_rule(service);
         log::say(LOG_NOTICE, "account refused: user=%s service=%s: not allowed by %s",
                  log::printable(u->username).c_str(), log::printable(service).c_str(), rule.c_str());
         return with_text(op, Status::PermDenied, "not allowed to log in through this service (" + rule + ")");
@@ -259,7 +264,7 @@ Reply Handler::account(proto::Reader& r) {
         return with_text(op, Status::PermDenied, "staff status required");
     if ((flags & proto::kRequireSuperuser) && !u->is_superuser)
         return with_text(op, Status::PermDenied, "superuser status required");
-    if (!any_of.empty() && !in_any_group(u->id, any_of))
+    if (!any_of.empty() && !in_any_group(groups, any_of))
         return with_text(op, Status::PermDenied, "not in any of the required groups");
     // ModelBackend: an active superuser has every permission; otherwise user
     // permissions and permissions of the user's groups.
@@ -344,12 +349,12 @@ std::string Handler::login_refusal(const std::optional<db::UserRow>& u, std::str
     // stack needs no passwd entry); what the host uses or reserves never.
     if (entries_.hidden_by_host(u->id, u->username)) return "not served: the host uses or reserves its name or id";
     if (!u->is_active) return "inactive";
-    if (std::string rule; !may_log_in(*u, service, rule)) return "not allowed by " + rule;
+    if (UserGroups groups(db_, u->id); !may_log_in(service, groups)) return "not allowed by " + access_rule(service);
     return {};
 }
 
-bool Handler::in_any_group(int64_t user_id, const std::vector<std::string>& names) {
-    for (const auto& g : db_.groups_of_user(user_id)) {
+bool Handler::in_any_group(UserGroups& groups, const std::vector<std::string>& names) {
+    for (const auto& g : groups.get()) {
         // Names NSS cannot carry still count here (Django's own semantics);
         // what the host uses or reserves never.
         if (entries_.group_hidden_by_host(g)) continue;
@@ -360,16 +365,21 @@ bool Handler::in_any_group(int64_t user_id, const std::vector<std::string>& name
     return false;
 }
 
-bool Handler::may_log_in(const db::UserRow& u, std::string_view service, std::string& rule) {
+bool Handler::may_log_in(std::string_view service, UserGroups& groups) {
+    const auto& allowed = cfg_.access.rule_for(service);
+    if (allowed.empty()) return false;
+    if (allowed.size() == 1 && allowed[0] == "*") return true;
+    return in_any_group(groups, allowed);
+}
+
+std::string Handler::access_rule(std::string_view service) const {
     bool listed = false;
     const auto& allowed = cfg_.access.rule_for(service, &listed);
-    rule = "[access] " + (listed ? log::printable(fold_name(service)) : std::string("default")) + " = ";
+    std::string rule = "[access] " + (listed ? log::printable(fold_name(service)) : std::string("default")) + " = ";
     for (size_t i = 0; i < allowed.size(); ++i) rule += (i ? ", " : "") + log::printable(allowed[i]);
     if (allowed.empty()) rule += "(nobody)";
     if (!listed) rule += " (service '" + log::printable(service) + "' has no line)";
-    if (allowed.empty()) return false;
-    if (allowed.size() == 1 && allowed[0] == "*") return true;
-    return in_any_group(u.id, allowed);
+    return rule;
 }
 
 void Handler::refresh_host_names() {

@@ -84,12 +84,29 @@ private:
     // Why this user may not log in through `service` (no such user, hidden
     // by the host's names, inactive, left out by [access]), or "" when it may.
     std::string login_refusal(const std::optional<db::UserRow>& u, std::string_view service);
+    // A user's groups, read from the database when first asked for, then
+    // kept: [access] and require_group ask the same question of one read.
+    class UserGroups {
+    public:
+        UserGroups(db::Database& db, int64_t user_id) : db_(db), id_(user_id) {}
+        const std::vector<db::GroupRow>& get() {
+            if (!rows_) rows_ = db_.groups_of_user(id_);
+            return *rows_;
+        }
+
+    private:
+        db::Database& db_;
+        int64_t id_;
+        std::optional<std::vector<db::GroupRow>> rows_;
+    };
     // Whether the user is in any of `names` (Django group names or their NSS
     // names); groups the host's names hide count for nothing.
-    bool in_any_group(int64_t user_id, const std::vector<std::string>& names);
+    bool in_any_group(UserGroups& groups, const std::vector<std::string>& names);
     // The [access] rule: may this (active, visible) user log in through
-    // `service`? `rule` describes the rule applied, for the logs.
-    bool may_log_in(const db::UserRow& u, std::string_view service, std::string& rule);
+    // `service`?
+    bool may_log_in(std::string_view service, UserGroups& groups);
+    // That rule as the logs show it: "[access] sshd = ssh-users, admins".
+    std::string access_rule(std::string_view service) const;
     // uid 0 or an auth client (AuthClients); otherwise counted and logged.
     bool trusted_caller(proto::Op op, const Peer& peer);
     // A failed password check of the user `key` (Throttle::user_key, shown

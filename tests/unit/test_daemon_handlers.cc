@@ -251,6 +251,15 @@ struct World {
         q.str(name);
         return call(q, 1000).status;
     }
+    // GrByName, which must answer Ok: the group.
+    proto::Group group_named(const char* name) {
+        proto::Writer q(Op::GrByName);
+        q.str(name);
+        auto a = call(q);
+        assert_int_equal(a.status, Status::Ok);
+        proto::Reader r(a.frame);
+        return r.group();
+    }
     Status by_id(Op op, uint32_t id) {
         proto::Writer q(op);
         q.u32(id);
@@ -416,12 +425,7 @@ void test_passwd_shaping(void**) {
 
 void test_groups(void**) {
     World w;
-    proto::Writer q(Op::GrByName);
-    q.str("devs");
-    auto a = w.call(q);
-    assert_int_equal(a.status, Status::Ok);
-    proto::Reader r(a.frame);
-    auto g = r.group();
+    auto g = w.group_named("devs");
     assert_int_equal(g.gid, 200001);
     // Active members with NSS-valid names only: bob inactive, bad:name invalid.
     assert_int_equal(g.members.size(), 2);
@@ -678,13 +682,7 @@ void test_host_names_hidden(void**) {
     for (uint32_t gid : {200002u, 200004u, 200005u, 200006u, 210000u})
         assert_int_equal(w.by_id(Op::GrByGid, gid), Status::NotFound);
     // devs is served, without its hidden members.
-    proto::Writer q(Op::GrByName);
-    q.str("devs");
-    auto a = w.call(q);
-    assert_int_equal(a.status, Status::Ok);
-    proto::Reader r(a.frame);
-    auto g = r.group();
-    assert_int_equal(g.members.size(), 0);   // alice local, dave's uid local, bob inactive
+    assert_int_equal(w.group_named("devs").members.size(), 0);   // alice local, dave's uid local, bob inactive
     // Enumeration shows none of them.
     proto::Writer pl(Op::PwList);
     pl.u32(0);
