@@ -156,6 +156,21 @@ class Daemon:
     def client(self, timeout=10):
         return djproto.Client(self.socket, timeout=timeout)
 
+    def open_fds(self):
+        """How many descriptors the daemon has open (/proc/PID/fd)."""
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def settle_fds(self, baseline, timeout=15):
+        """Waits for the daemon's open descriptors to fall back to `baseline`
+        (closed connections are reaped by its event loops); returns the last
+        count seen."""
+        deadline = time.time() + timeout
+        n = self.open_fds()
+        while n > baseline and time.time() < deadline:
+            time.sleep(0.1)
+            n = self.open_fds()
+        return n
+
     def log_text(self):
         try:
             return self.logfile.read_text(errors="replace")

@@ -400,15 +400,24 @@ def test_crowd_of_idle_connections_does_not_lock_out_lookups(sqlite_population, 
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 1024), hard))
         with Daemon(BUILD, tmp_path / "d", pop.db_section, pop) as d:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+            with d.client(timeout=5) as c:
+                assert c.authenticate(a["username"], a["password"]) == "Ok"
+            time.sleep(0.5)
+            baseline = d.open_fds()
             for _ in range(1100):
                 s = socket.socket(socket.AF_UNIX)
                 s.connect(str(d.socket))
                 idle.append(s)
             time.sleep(0.5)
             t = time.time()
+            by_id = {e["id"]: n for n, e in pop.expected["users"].items() if e["id"]}
             for i in range(1, 30):
                 with d.client(timeout=5) as c:
-                    assert c.pw_by_uid(200000 + i) not in ("Unavailable",)
+                    r = c.pw_by_uid(200000 + i)
+                    if i in by_id:
+                        assert isinstance(r, dict) and r["name"] == by_id[i], (i, r)
+                    else:
+                        assert r == "NotFound", (i, r)
             with d.client(timeout=5) as c:
                 assert c.authenticate(a["username"], a["password"]) == "Ok"
                 assert c.authenticate(a["username"], "nope") == "WrongPassword"
@@ -421,6 +430,7 @@ def test_crowd_of_idle_connections_does_not_lock_out_lookups(sqlite_population, 
             for s in idle:
                 s.close()
             idle = []
+            assert d.settle_fds(baseline) == baseline
     finally:
         for s in idle:
             s.close()

@@ -336,3 +336,73 @@ def test_out_of_file_descriptors_pauses_accepting(sqlite_population, tmp_path):
         subprocess.run(["prlimit", "--pid", str(pid), "--nofile=4096:"], check=True)
         with d.client(timeout=10) as c:
             assert c.pw_by_name("user001") != "NotFound"
+
+
+# --- malformed frames --------------------------------------------------------------------
+
+def malformed_frames(rnd, n):
+    """n requests that no reader may accept, as (kind, bytes): a well-formed
+    request of each op cut short, with bytes after its last field, or with
+    its first string's length past the end of the frame; an op that does not
+    exist; another protocol version."""
+    s, u = djproto._str, djproto._u32
+    valid = [("Hello", b""), ("Authenticate", s("user001") + s("guess") + s("test") + s("")),
+             ("Account", s("user001") + djproto._list([]) + u(0) + djproto._list([]) + s("test")),
+             ("ChangePassword", s("user001") + s("a") + s("b") + u(0) + s("test")),
+             ("PwByName", s("user001")), ("PwByUid", u(UID_BASE + 1)), ("PwList", u(0) + u(10)),
+             ("GrByName", s("devs")), ("GrByGid", u(1)), ("GrList", u(0) + u(10)),
+             ("GroupsOfUser", s("user001")), ("Flush", b""), ("Stats", b""),
+             ("ThrottleList", s("")), ("ThrottleReset", s("user") + s("user001"))]
+    known = set(djproto.OP.values())
+    out = []
+    for _ in range(n):
+        op, body = rnd.choice(valid)
+        kind = rnd.choice(["cut", "tail", "length", "op", "version"])
+        if kind == "cut" and body:
+            out.append((kind, djproto.frame(op, body[:rnd.randrange(len(body))])))
+        elif kind == "length" and op in ("Authenticate", "Account", "ChangePassword", "PwByName",
+                                         "GrByName", "GroupsOfUser", "ThrottleList", "ThrottleReset"):
+            big = rnd.choice([len(body), len(body) + 1, 0x7FFFFFFF, 0xFFFFFFFF])
+            out.append((kind, djproto.frame(op, u(big) + body[4:])))
+        elif kind == "op":
+            bad = rnd.choice([b for b in range(256) if b not in known])
+            out.append((kind, djproto.frame(bad, rnd.randbytes(rnd.randrange(24)))))
+        elif kind == "version":
+            v = rnd.choice([b for b in range(256) if b != djproto.VERSION])
+            out.append((kind, djproto.frame(op, body, version=v)))
+        else:
+            out.append(("tail", djproto.frame(op, body + rnd.randbytes(rnd.randint(1, 16)))))
+    return out
+
+
+def test_malformed_frames_are_refused_and_the_daemon_answers_on(sqlite_population, tmp_path):
+    """Each malformed request gets BadRequest (BadVersion for another
+    version) or a closed connection, nothing else; afterwards the daemon
+    answers right and holds no more descriptors than before."""
+    import random
+    pop = sqlite_population
+    (a,) = good_users(pop, 1)
+    with Daemon(BUILD, tmp_path / "d", pop.db_section, pop) as d:
+        with d.client() as c:
+            assert c.authenticate(a["username"], a["password"]) == "Ok"
+        time.sleep(0.5)
+        baseline = d.open_fds()
+        wrong, answered = [], 0
+        for kind, data in malformed_frames(random.Random(20261206), 400):
+            want = {"version": "BadVersion"}.get(kind, "BadRequest")
+            with d.client(timeout=10) as c:
+                try:
+                    _, status, _ = c.raw(data)
+                except djproto.ProtocolError:
+                    continue        # closed without an answer
+                answered += 1
+                if djproto.STATUS_NAME.get(status) != want:
+                    wrong.append((kind, data[:40], status))
+        assert not wrong, wrong[:5]
+        print("%d of 400 answered, the others closed" % answered)
+        assert answered > 0
+        assert d.alive(), d.log_text()[-2000:]
+        with d.client() as c:
+            assert c.authenticate(a["username"], a["password"]) == "Ok"
+            assert c.pw_by_name(a["username"])["name"] == a["username"]
+        assert d.settle_fds(baseline) == baseline

@@ -282,26 +282,3 @@ def test_daemon_frozen(own_daemon):
     finally:
         own_daemon.proc.send_signal(signal.SIGCONT)
     assert lines(r.getent("passwd", user)) == [expected_passwd(own_daemon.db)[user]]
-
-
-# --- latency ------------------------------------------------------------------------------
-
-@pytest.mark.skipif(SANITIZE, reason="timings of a sanitized build mean nothing")
-def test_latency(sqlite_daemon, sns):
-    """In-process latency through glibc (nss_probe bench): warm (daemon cache
-    hot) and cold (the daemon flushes its cache before each lookup). Written
-    to BUILD/nss-latency.txt."""
-    pop = sqlite_daemon.db
-    user = next(n for n in sorted(expected_passwd(pop)) if len(expected_gids(pop, n)) >= 2)
-    group = "devs"
-    rows = []
-    for mode, n in (("bench", 2000), ("bench-cold", 300)):
-        for kind, key in (("pw", user), ("gr", group), ("gl", user)):
-            p = sns.probe(mode, kind, key, str(n), "100", timeout=300)
-            p50, p99 = (float(x) for x in lines(p)[0].split())
-            rows.append((kind, "warm" if mode == "bench" else "cold", p50, p99))
-    text = "".join("%-3s %-5s p50 %8.1f us  p99 %8.1f us\n" % r for r in rows)
-    (BUILD / "nss-latency.txt").write_text(text)
-    print("\n" + text)
-    for kind, mode, p50, p99 in rows:
-        assert p50 < 20000, (kind, mode, p50)
