@@ -13,6 +13,10 @@
 // owner or the socket file's owner. A daemon therefore creates its socket
 // either as root or in a directory owned by its own user; a socket planted by
 // some other user in a shared directory is refused.
+//
+// A daemon known not to answer (the heartbeat in its shared file beside the
+// socket is stale, see client_mmap.h) is not asked: call() fails at once, as
+// for a daemon that is not there, instead of waiting its whole timeout.
 #include "common/client.h"
 
 #include <cerrno>
@@ -25,6 +29,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "common/client_mmap.h"
 
 namespace dj::client {
 namespace {
@@ -232,6 +238,11 @@ Response do_call(const Options& opt, const std::vector<uint8_t>& request) {
 
     uid_t dir_uid = 0, sock_uid = 0;
     if (!socket_trusted(path, dir_uid, sock_uid, res.error)) return res;
+    if (shm::daemon_stalled(path)) {
+        res.error = "the daemon does not answer (no heartbeat for " +
+                    std::to_string(shm::kHeartbeatStaleNs / 1000000000) + " s in " + shm::path_for_socket(path) + ")";
+        return res;
+    }
 
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (fd.get() < 0) {

@@ -5,7 +5,9 @@
 //   - bounds every wait (poll with a deadline, EINTR handled),
 //   - never reuses a connection across fork() (a child opens its own),
 //   - checks that the socket file is owned by root or by the daemon's user,
-//   - holds no lock while it does I/O.
+//   - holds no lock while it does I/O,
+//   - does not even connect to a daemon known not to answer (a stale
+//     heartbeat in its shared file, common/client_mmap.h).
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -58,6 +59,24 @@ int64_t monotonic_ns() noexcept {
     struct timespec ts {};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+uint32_t realtime_s() noexcept {
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint32_t(ts.tv_sec);
+}
+
+bool heartbeat_stale(uint64_t beat_ns, uint32_t beat_s, int64_t now_ns, uint32_t now_s) noexcept {
+    if (beat_ns == 0 || beat_s == 0) return false;  // never stamped: no verdict
+    // Realtime: whole seconds, so a difference of 2 may be a little over 1 s;
+    // it only confirms what the monotonic clock says. Set back: negative.
+    const bool real_stale = int32_t(now_s - beat_s) >= int32_t(kHeartbeatStaleNs / 1000000000);
+    const int64_t beat = beat_ns > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(beat_ns);
+    const int64_t age = now_ns - beat;
+    if (age >= -kHeartbeatAheadNs && age <= kHeartbeatStaleNs) return false;  // fresh
+    // Older than the bound, or too far ahead to be this clock's: realtime decides.
+    return real_stale;
 }
 
 std::string path_for_socket(const std::string& socket_path) {
@@ -125,22 +144,35 @@ void unmap_locked() noexcept {
     g_map = Map{};
 }
 
+// Opens `path` when it may be trusted (see client_mmap.h: a regular file
+// owned by root or its directory's owner, writable by nobody else, of a
+// plausible size); -1 otherwise. The caller checks the daemon's lock.
+int open_trusted(const std::string& path, struct stat& st) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat dst {};
+    std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    if (dir.empty()) dir = path[0] == '/' ? "/" : ".";
+    const bool ok = ::fstat(fd, &st) == 0 && ::stat(dir.c_str(), &dst) == 0 && S_ISREG(st.st_mode) &&
+                    (st.st_uid == 0 || st.st_uid == dst.st_uid) && (st.st_mode & 022) == 0 &&
+                    st.st_size >= off_t(sizeof(Header)) && st.st_size <= off_t(1) << 32;
+    if (!ok) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 // Opens and checks the file; the caller holds the lock exclusively.
 void map_locked() noexcept {
     try {
         std::string sock = client::default_socket_path();
         if (sock.empty()) return;
         std::string path = path_for_socket(sock);
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) return;
         struct stat st {};
-        struct stat dst {};
-        std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
-        if (dir.empty()) dir = path[0] == '/' ? "/" : ".";
-        bool ok = ::fstat(fd, &st) == 0 && ::stat(dir.c_str(), &dst) == 0 && S_ISREG(st.st_mode) &&
-                  (st.st_uid == 0 || st.st_uid == dst.st_uid) && (st.st_mode & 022) == 0 &&
-                  st.st_size >= off_t(sizeof(Header)) && st.st_size <= off_t(1) << 32 && daemon_alive(fd);
-        void* p = ok ? ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+        int fd = open_trusted(path, st);
+        if (fd < 0) return;
+        void* p = daemon_alive(fd) ? ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
         ::close(fd);
         if (p == MAP_FAILED) return;
         Header h;
@@ -243,6 +275,48 @@ bool lookup(std::string_view key, std::string& frame) noexcept {
         }
         ::pthread_rwlock_unlock(&g_lock);
         return found;
+    } catch (...) {
+        return false;
+    }
+}
+
+namespace {
+
+// The heartbeat verdict from the header of `file` read with pread(): for a
+// socket whose file this process has not mapped.
+bool stalled_by_read(const std::string& file, int64_t now, uint32_t now_s) {
+    struct stat st {};
+    int fd = open_trusted(file, st);
+    if (fd < 0) return false;
+    Header h{};
+    const bool ok = ::pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && daemon_alive(fd);
+    ::close(fd);
+    return ok && h.magic == kMagic && h.version == kVersion && h.header_size == sizeof(Header) &&
+           h.retired == 0 && heartbeat_stale(h.beat_ns, h.beat_s, now, now_s);
+}
+
+}  // namespace
+
+bool daemon_stalled(const std::string& socket_path) noexcept {
+    try {
+        const std::string file = path_for_socket(socket_path);
+        const int64_t now = monotonic_ns();
+        const uint32_t now_s = realtime_s();
+        // The mapping, when it is of this file and not retired (a file
+        // replaced by a new daemon is retired by it first).
+        if (::pthread_rwlock_tryrdlock(&g_lock) == 0) {
+            int verdict = -1;
+            if (g_map.base != nullptr && g_map.path == file) {
+                const Header* hd = header();
+                if (__atomic_load_n(&hd->retired, __ATOMIC_ACQUIRE) == 0) {
+                    const uint64_t beat = __atomic_load_n(&hd->beat_ns, __ATOMIC_ACQUIRE);
+                    verdict = heartbeat_stale(beat, __atomic_load_n(&hd->beat_s, __ATOMIC_RELAXED), now, now_s);
+                }
+            }
+            ::pthread_rwlock_unlock(&g_lock);
+            if (verdict >= 0) return verdict == 1;
+        }
+        return stalled_by_read(file, now, now_s);
     } catch (...) {
         return false;
     }

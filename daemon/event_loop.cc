@@ -15,6 +15,7 @@
 #include "common/protocol.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/shared_cache.h"
 
 namespace dj {
 namespace {
@@ -152,11 +153,19 @@ void EventLoop::run(int extra_fd, const std::function<void()>& on_extra) {
     }
     auto last_sweep = Clock::now();
     epoll_event events[64];
+    // The heartbeat (common/client_mmap.h) is stamped here, by the loop
+    // itself, so that it stops when the loop stops: every loop wakes at
+    // least once per interval for it (SharedCache::beat skips the stamps
+    // another loop just made), and any loop that runs keeps it fresh, as any
+    // loop waiting in epoll_wait takes new connections.
+    SharedCache* const beats = s_.shared_file;
+    const int max_wait_ms = beats != nullptr ? int(shm::kHeartbeatIntervalNs / 1000000) : 1000;
     while (!s_.stopping.load(std::memory_order_acquire)) {
-        int timeout_ms = 1000;
+        if (beats != nullptr) beats->beat(shm::monotonic_ns());
+        int timeout_ms = max_wait_ms;
         if (accept_paused_) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(accept_resume_ - Clock::now()).count();
-            timeout_ms = int(std::clamp<int64_t>(left + 1, 0, 1000));
+            timeout_ms = int(std::clamp<int64_t>(left + 1, 0, max_wait_ms));
         }
         int n = epoll_wait(epoll_fd_, events, 64, timeout_ms);
         if (n < 0 && errno != EINTR) {

@@ -45,6 +45,7 @@ namespace dj {
 
 struct ServerOptions;
 class EventLoop;
+class SharedCache;
 
 struct UidCount {
     int held = 0;
@@ -69,6 +70,8 @@ struct LoopShared {
     // at 0, 0).
     std::mutex per_uid_mutex;
     std::unordered_map<uint32_t, UidCount> per_uid;
+    // The shared cache file whose heartbeat the loops stamp (nullptr: none).
+    SharedCache* shared_file = nullptr;
     std::atomic<bool> stopping{false};
     std::atomic<bool> failed{false};  // a loop stopped on an error
 };

@@ -235,7 +235,7 @@ int run(int argc, char** argv) {
     {
         std::jthread watch = watch_host_names(handler, cfg.passwords.site_params_interval, site_read);
         dj::Server server(listen_fd, handler, so);
-        rc = server.run(cache);
+        rc = server.run(cache, shared.get());
     }
     cache.share(nullptr);
     if (shared) shared->unlink_file();

@@ -32,7 +32,8 @@ void Server::stop() {
     for (auto& loop : shared_.loops) loop->join();
 }
 
-int Server::run(Cache& cache) {
+int Server::run(Cache& cache, SharedCache* shared_file) {
+    shared_.shared_file = shared_file;
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);

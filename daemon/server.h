@@ -42,8 +42,9 @@ public:
     // Runs until SIGTERM or SIGINT (which the caller has blocked in every
     // thread); SIGHUP flushes the cache. The first event loop runs on the
     // calling thread and also takes the signals. Returns 0, or 1 on a fatal
-    // error.
-    int run(Cache& cache);
+    // error. `shared_file` (or nullptr): the shared cache file whose
+    // heartbeat the event loops stamp.
+    int run(Cache& cache, SharedCache* shared_file = nullptr);
 
 private:
     void stop();

@@ -115,6 +115,8 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
     h->generation = 1;
     h->retired = 0;
     h->created_ns = uint64_t(shm::monotonic_ns());
+    h->beat_s = shm::realtime_s();
+    h->beat_ns = h->created_ns;
     __atomic_store_n(&h->magic, shm::kMagic, __ATOMIC_RELEASE);
     if (::mprotect(p, size, PROT_READ) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
         saved = errno;
@@ -131,6 +133,7 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
     c->slot_size_ = slot_size;
     c->slot_count_ = slot_count;
     c->lock_fd_ = fd;
+    c->last_beat_.store(int64_t(h->beat_ns), std::memory_order_relaxed);
     return c;
 }
 
@@ -236,6 +239,19 @@ void SharedCache::wipe_locked() {
 void SharedCache::flush() {
     std::lock_guard<std::mutex> lock(mutex_);
     wipe_locked();
+}
+
+void SharedCache::beat(int64_t now_ns) {
+    if (now_ns - last_beat_.load(std::memory_order_relaxed) < shm::kHeartbeatIntervalNs / 2) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    shm::Header* h = header_of(base_);
+    // Another loop may have stamped a later time meanwhile.
+    if (retired_ || h == nullptr || int64_t(h->beat_ns) >= now_ns) return;
+    WriteWindow window(base_, size_, base_, sizeof(shm::Header));
+    if (!window.ok()) return;
+    __atomic_store_n(&h->beat_s, shm::realtime_s(), __ATOMIC_RELAXED);
+    __atomic_store_n(&h->beat_ns, uint64_t(now_ns), __ATOMIC_RELEASE);
+    last_beat_.store(now_ns, std::memory_order_relaxed);
 }
 
 void SharedCache::retire() {

@@ -4,6 +4,7 @@
 // mapping without a socket round trip.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,12 @@ public:
     void put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns);
     // Every record published so far becomes stale at once and is zeroed.
     void flush();
+    // The heartbeat (client_mmap.h): stamps the header with the time now
+    // (monotonic `now_ns`) unless it was stamped less than half an interval
+    // ago. Called by every event loop at least once per interval, and by
+    // nothing else: only a daemon whose loops run keeps it fresh. Cheap when
+    // not due (no lock).
+    void beat(int64_t now_ns);
     // Readers drop the file; its records are zeroed and the mapping goes;
     // later puts are ignored.
     void retire();
@@ -53,6 +60,7 @@ private:
     uint32_t slot_size_ = 0, slot_count_ = 0;
     std::mutex mutex_;
     bool retired_ = false;
+    std::atomic<int64_t> last_beat_{0};  // monotonic ns of the last stamp
     int lock_fd_ = -1;   // holds the file's exclusive flock while we live
 };
 

@@ -21,6 +21,8 @@ constexpr int kTimeoutMs = 2000;
 // After the daemon stayed silent for a whole timeout, the next lookups in this
 // process fail at once for this long, so that a program making many lookups
 // (id, ls -l) does not wait two seconds for each while the daemon hangs.
+// (Other processes learn it from the daemon's heartbeat: once it is stale,
+// client::call fails at once everywhere; see common/client_mmap.h.)
 constexpr int64_t kSilentBackoffMs = 2000;
 // How long a kept reply may serve glibc's ERANGE retry.
 constexpr int64_t kKeepMs = 1000;

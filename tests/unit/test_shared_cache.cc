@@ -3,7 +3,8 @@
 // trip; flush, expiry, retirement and replacement make readers miss or re-map;
 // a corrupt or hostile file (random bytes, flipped bytes, wrong owner or mode)
 // never crashes a reader nor yields anything but the right answer or a miss;
-// a reader racing the writer never sees a torn record.
+// a reader racing the writer never sees a torn record; the heartbeat tells
+// a stamping daemon from a stuck one, and doubt from either.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <signal.h>
@@ -452,6 +453,113 @@ void test_torn_reads(void**) {
     assert_true(hits.load() > 0);
 }
 
+// The staleness verdict alone.
+void test_heartbeat_verdict(void**) {
+    using dj::shm::heartbeat_stale;
+    const int64_t s = 1000000000;
+    const int64_t now = 5000 * s;
+    const uint32_t now_s = 1800000000u;
+    // Fresh, up to the bound; stale past it by both clocks.
+    assert_false(heartbeat_stale(uint64_t(now), now_s, now, now_s));
+    assert_false(heartbeat_stale(uint64_t(now - 2 * s), now_s - 2, now, now_s));
+    assert_true(heartbeat_stale(uint64_t(now - 2 * s - 1), now_s - 2, now, now_s));
+    assert_true(heartbeat_stale(uint64_t(now - 3600 * s), now_s - 3600, now, now_s));
+    // Stamped between the reader's clock read and its read of the stamp.
+    assert_false(heartbeat_stale(uint64_t(now + s / 2), now_s, now, now_s));
+    // The realtime clock disagrees (set back, or stamped a moment ago by it):
+    // not stale.
+    assert_false(heartbeat_stale(uint64_t(now - 10 * s), now_s, now, now_s));
+    assert_false(heartbeat_stale(uint64_t(now - 10 * s), now_s + 100, now, now_s));
+    assert_false(heartbeat_stale(uint64_t(now - 10 * s), now_s - 1, now, now_s));
+    // Far ahead of this clock (another time namespace, garbage): realtime decides.
+    assert_false(heartbeat_stale(uint64_t(now + 10 * s), now_s, now, now_s));
+    assert_true(heartbeat_stale(uint64_t(now + 10 * s), now_s - 5, now, now_s));
+    assert_false(heartbeat_stale(~uint64_t(0), now_s, now, now_s));
+    // A reader far ahead of the daemon's monotonic clock (another time
+    // namespace): realtime says fresh, so not stale.
+    assert_false(heartbeat_stale(uint64_t(s), now_s, now, now_s));
+    // Realtime wraps at 2^32 seconds.
+    assert_true(heartbeat_stale(uint64_t(now - 3 * s), 0xfffffffeu, now, 1u));
+    assert_false(heartbeat_stale(uint64_t(now - 3 * s), 0xffffffffu, now, 0u));
+    // Never stamped: no verdict.
+    assert_false(heartbeat_stale(0, now_s - 100, now, now_s));
+    assert_false(heartbeat_stale(uint64_t(now - 100 * s), 0, now, now_s));
+}
+
+// daemon_stalled on a real file, read through the mapping and without it.
+void test_heartbeat_file(void**) {
+    auto c = make();
+    const std::string sock = g_dir + "/socket";
+    auto key = key_of(request(dj::proto::Op::PwByName, "nobody-here"));
+    std::string got;
+    // Both ways of reading: pread (nothing mapped), then the mapping.
+    auto stalled_both = [&](bool want) {
+        dj::shm::reset();
+        assert_int_equal(dj::shm::daemon_stalled(sock), want);
+        (void)dj::shm::lookup(key, got);  // maps the file
+        assert_int_equal(dj::shm::daemon_stalled(sock), want);
+    };
+    stalled_both(false);  // stamped at creation
+    struct stat st {};
+    uint8_t* p = map_for_writing(st);
+    auto* h = reinterpret_cast<dj::shm::Header*>(p);
+    auto age = [&](int64_t ns, uint32_t secs) {
+        h->beat_ns = uint64_t(dj::shm::monotonic_ns() - ns);
+        h->beat_s = dj::shm::realtime_s() - secs;
+    };
+    age(3000000000, 3);
+    stalled_both(true);
+    // Another socket's file is not this one.
+    assert_false(dj::shm::daemon_stalled(g_dir + "/other/socket"));
+    // The daemon stamps again: fresh at once, nothing sticks.
+    usleep(300 * 1000);  // half an interval since the last stamp
+    c->beat(dj::shm::monotonic_ns());
+    stalled_both(false);
+    // Clocks that disagree: no verdict.
+    age(3000000000, 0);
+    stalled_both(false);
+    // A file anybody could have written is not believed.
+    age(3000000000, 3);
+    assert_int_equal(chmod(g_path.c_str(), 0666), 0);
+    stalled_both(false);
+    assert_int_equal(chmod(g_path.c_str(), 0644), 0);
+    stalled_both(true);
+    // Retired (the daemon stopped, or a new one replaced the file): no verdict.
+    c->retire();
+    stalled_both(false);
+    munmap(p, size_t(st.st_size));
+    unlink(g_path.c_str());
+}
+
+// A killed daemon's file: its lock is gone, so its heartbeat is not read
+// (the socket refuses at once anyway).
+void test_heartbeat_killed_writer(void**) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        std::string err;
+        auto c = dj::SharedCache::create(g_path, 512, 64, err);
+        if (!c) _exit(1);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    struct stat st {};
+    uint8_t* p = map_for_writing(st);
+    auto* h = reinterpret_cast<dj::shm::Header*>(p);
+    h->beat_ns = uint64_t(dj::shm::monotonic_ns() - 3000000000);
+    h->beat_s = dj::shm::realtime_s() - 3;
+    dj::shm::reset();
+    assert_true(dj::shm::daemon_stalled(g_dir + "/socket"));  // stopped: still locked
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    assert_false(dj::shm::daemon_stalled(g_dir + "/socket"));
+    munmap(p, size_t(st.st_size));
+    unlink(g_path.c_str());
+}
+
 }  // namespace
 
 int main() {
@@ -467,6 +575,9 @@ int main() {
         cmocka_unit_test(test_republish),
         cmocka_unit_test(test_random_files),
         cmocka_unit_test(test_torn_reads),
+        cmocka_unit_test(test_heartbeat_verdict),
+        cmocka_unit_test(test_heartbeat_file),
+        cmocka_unit_test(test_heartbeat_killed_writer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
