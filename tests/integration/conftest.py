@@ -40,3 +40,36 @@ def django_env(**db):
     for k, v in db.items():
         env["DJ_" + k.upper()] = str(v)
     return env
+
+
+# --- markers: what a test needs ------------------------------------------------------
+# Set from the fixtures a test uses (and its module), so that no test can
+# forget its marker. `make check-unit` runs the tests marked none of
+# postgres, e2e, slow; `pytest -m postgres` only those, and so on.
+MARKERS = {
+    "postgres": "needs the PostgreSQL cluster the tests start (and PgBouncer for test_daemon_pgbouncer)",
+    "e2e": "real sshd, Apache or vsftpd in a private mount namespace (fixtures_e2e)",
+    "slow": "takes more than a few seconds: attacks, floods, concurrency, big populations",
+}
+# Modules whose tests are slow as a whole (seconds measured in a full run;
+# tests/README.md has the table).
+SLOW_MODULES = {"test_abuse", "test_attack_dos", "test_attack_disclosure", "test_concurrency",
+                "test_fault_recovery", "test_daemon_faults", "test_heartbeat"}
+PG_FIXTURES = {"pg_cluster", "pg_population", "daemon_pg"}
+
+
+def pytest_configure(config):
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", "%s: %s" % (name, text))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(item.fixturenames)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if names & PG_FIXTURES or "pg" in params.values():
+            item.add_marker(pytest.mark.postgres)
+        if "e2e" in names:
+            item.add_marker(pytest.mark.e2e)
+        if item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
