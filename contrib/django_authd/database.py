@@ -60,17 +60,19 @@ def _postgresql(s, alias, db, password_file, include_password):
         else:
             options.append("%s=%s" % (key, conninfo_value(value)))
     s.set("options", " ".join(options))
+    s.notes.append("user is the site's own role; config/postgresql-roles.sql makes one that may read only"
+                   " what the daemon needs")
     password = db.get("PASSWORD") or ""
     if not password:
         return None
-    if "\n" in password or "\r" in password:
-        s.warnings.append("the PASSWORD has a line break: django-authd reads one line")
     if include_password:
         s.set("password", password)
         s.notes.append("the password is in this file: keep it mode 0600, owned by root")
         return None
     if password_file:
         s.set("password_file", password_file)
+        if "\n" in password or "\r" in password:
+            s.warnings.append("the PASSWORD has a line break: django-authd reads the file's first line")
         return password
     s.set("password_file", "")
     s.notes.append("DATABASES[%r] has a PASSWORD, not written here: run again with "

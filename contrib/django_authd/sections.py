@@ -17,7 +17,15 @@ class Section:
         self.notes = []
 
     def set(self, key, value):
-        self.keys[key] = "" if value is None else str(value)
+        value = "" if value is None else str(value)
+        # The daemon's INI reader ends a value at " #" or " ;" (but the
+        # password's) and trims the ends of every value.
+        if key != "password" and (" #" in value or " ;" in value):
+            self.warnings.append("%s %r holds ' #' or ' ;', which start a comment there" % (key, value))
+        if value != value.strip() or "\n" in value:
+            self.warnings.append("the value of %s starts or ends with a space, or has a line break,"
+                                 " which the daemon's file cannot hold" % key)
+        self.keys[key] = value
 
     def render(self):
         lines = ["[%s]" % self.name]
