@@ -102,8 +102,9 @@ def _validators(s, configured):
                 s.notes.append("UserAttributeSimilarityValidator user_attributes: django-authd compares"
                                " with the user name, first and last names only")
         elif name == "CommonPasswordValidator":
+            # An instance's: Django 4.0+ makes it a cached_property.
             path_ = options.get("password_list_path") or getattr(
-                import_string(path), "DEFAULT_PASSWORD_LIST_PATH", None)
+                import_string(path)(), "DEFAULT_PASSWORD_LIST_PATH", None)
             if path_:
                 s.set("common_passwords", os.path.abspath(os.fspath(path_)))
     s.keys = dict([("validators", ", ".join(names))] + [(k, v) for k, v in s.keys.items()])

@@ -85,6 +85,6 @@ class Command(BaseCommand):
         if password is not None and not refused:
             write_secret(opts["password_file"], password + "\n")
         if refused:
+            unwritten = ", nothing written" if opts["output"] or password is not None else ""
             raise CommandError("%d warning(s): django-authd cannot serve this site as Django does%s;"
-                               " --force to accept" % (len(warnings), ", nothing written" if opts["output"] else ""),
-                               returncode=2)
+                               " --force to accept" % (len(warnings), unwritten), returncode=2)
