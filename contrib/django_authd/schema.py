@@ -82,11 +82,11 @@ def schema_section(user_model):
     r.table("user_table", user_model)
     s.set("user_id", meta.pk.column)
     if meta.pk.get_internal_type() not in INTEGER_KEYS:
-        s.warnings.append("the primary key %s.%s is a %s: uids come from an integer id"
+        s.warnings.append("the primary key %s.%s is of type %s: uids come from an integer id"
                           % (user_model.__name__, meta.pk.name, meta.pk.get_internal_type()))
     username = r.column("user_username", user_model, user_model.USERNAME_FIELD)
     if username is not None and username.get_internal_type() not in TEXT_FIELDS:
-        s.warnings.append("USERNAME_FIELD %r is a %s: django-authd maps a text column to user names"
+        s.warnings.append("USERNAME_FIELD %r is of type %s: django-authd maps a text column to user names"
                           % (user_model.USERNAME_FIELD, username.get_internal_type()))
     r.column("user_password", user_model, "password")
     for name in ("is_active", "is_staff", "is_superuser"):

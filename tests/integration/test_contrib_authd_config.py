@@ -328,3 +328,25 @@ def test_postgresql_site_served_through_the_password_file(app_copy, tmp_path, pg
         with d.client() as cl:
             assert cl.authenticate(u["username"], u["password"]) == "Ok"
             assert cl.authenticate(u["username"], "not-" + u["password"]) != "Ok"
+
+
+def test_a_user_model_the_daemon_cannot_serve_is_refused(custom_site, tmp_path):
+    manage, env, site = custom_site
+    env = dict(env, CU_USER_MODEL="plain.Account")
+    out = tmp_path / "fragment.conf"
+    r = run_command(manage, env, "authd_config", "--output", str(out), cwd=site)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert not out.exists()
+    for text in ("the primary key Account.id is of type UUIDField",
+                 "USERNAME_FIELD 'number' is of type IntegerField",
+                 "Account.is_staff is computed in Python; django-authd takes it as false",
+                 "Account has no 'groups' many-to-many field",
+                 "Account has no 'user_permissions' many-to-many field"):
+        assert "warning: [schema] " + text in r.stderr, r.stderr
+    assert "5 warning(s)" in r.stderr
+    r = run_command(manage, env, "authd_config", "--force", "--output", str(out), cwd=site)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert text.count("# WARNING: ") == 5
+    schema = parse(text)["schema"]
+    assert (schema["user_table"], schema["user_username"], schema["user_is_staff"]) == ("plain_account", "number", "")
