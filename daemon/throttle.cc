@@ -98,8 +98,9 @@ uint32_t Throttle::lock_left(Rec& r, Clock::time_point now) {
     prune(r, now);
     if (!r.locked) return 0;
     if (cfg_.unlock_time <= 0) return UINT32_MAX;
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(r.until - now).count() + 1;
-    return uint32_t(std::clamp<int64_t>(left, 1, UINT32_MAX - 1));
+    // Rounded up: a user told "4 minutes" is not refused when they come back.
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.until - now).count();
+    return uint32_t(std::clamp<int64_t>((ms + 999) / 1000, 1, UINT32_MAX - 1));
 }
 
 uint32_t Throttle::locked(std::string_view user, const std::string& client, const char*& what,
