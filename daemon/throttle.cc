@@ -38,6 +38,7 @@ std::string Throttle::user_key(std::optional<int64_t> id, std::string_view typed
 
 // "u:name:..." (Throttle::user_key without an id): a name nobody has.
 Throttle::Table& Throttle::table_of(const std::string& key) {
+    if (key.compare(0, 2, "c:") == 0) return clients_;
     return key.compare(0, 7, "u:name:") == 0 ? unknown_ : known_;
 }
 
@@ -175,7 +176,7 @@ void Throttle::list_from(List& l, std::string_view user, Clock::time_point now, 
 std::vector<Throttle::Entry> Throttle::list(std::string_view user, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<Entry> out;
-    for (Table* t : {&known_, &unknown_}) {
+    for (Table* t : {&known_, &unknown_, &clients_}) {
         list_from(t->open, user, now, out);
         list_from(t->locked, user, now, out);
     }
@@ -194,9 +195,10 @@ bool Throttle::reset(std::string_view kind, std::string_view name) {
     std::vector<std::string> keys;
     if (map_.count(ukey(name))) keys.push_back(ukey(name));
     const std::string label = cut(name);
-    for (List* l : {&known_.open, &known_.locked, &unknown_.open, &unknown_.locked})
-        for (const Rec& r : *l)
-            if (r.key.compare(0, 2, "u:") == 0 && r.label == label && r.key != ukey(name)) keys.push_back(r.key);
+    for (Table* t : {&known_, &unknown_})
+        for (List* l : {&t->open, &t->locked})
+            for (const Rec& r : *l)
+                if (r.label == label && r.key != ukey(name)) keys.push_back(r.key);
     for (const auto& k : keys) erase(k);
     return !keys.empty();
 }

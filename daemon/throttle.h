@@ -24,13 +24,14 @@
 // real user is, after the same failures and for the same time, so a lockout
 // and its message never tell whether a name exists.
 //
-// Records live in two tables, each bounded by max_entries: one for the users
-// the database knows and for clients, one for names it does not know. Past
-// the bound, the unlocked record touched longest ago goes first, then an
-// expired lock; an active lockout is never dropped (when every record is an
-// active lockout, new failures are not recorded until one expires or is
-// reset). A flood of made-up names thus only pushes out other made-up names:
-// it cannot evict, and so reset, the count of a real user. Thread-safe; the
+// Records live in three tables, each bounded by max_entries: the users the
+// database knows, the names it does not know, and clients. Past the bound,
+// the unlocked record touched longest ago goes first, then an expired lock;
+// an active lockout is never dropped (when every record is an active
+// lockout, new failures are not recorded until one expires or is reset). A
+// flood of made-up names, or of failures from many addresses, thus only
+// pushes out its own kind: it cannot evict, and so reset, the count of a
+// real user. Thread-safe; the
 // lock is held for map updates only.
 #pragma once
 
@@ -122,8 +123,9 @@ private:
 
     ThrottleConfig cfg_;
     mutable std::mutex mu_;
-    Table known_;                                       // users by Django id, clients
+    Table known_;                                       // users by Django id
     Table unknown_;                                     // names the database does not know
+    Table clients_;
     std::unordered_map<std::string, List::iterator> map_;
 };
 

@@ -189,10 +189,11 @@ void test_eviction_keeps_lockouts(void**) {
     for (int i = 0; i < 5; ++i) assert_true(t.locked("more" + std::to_string(i), "", what, t0 + seconds(62)) > 0);
 }
 
-// Made-up names lock as real users do, and a flood of them cannot push out
-// (and so reset) a real user's count: they have a table of their own.
+// Made-up names lock as real users do, and a flood of them (or of clients)
+// cannot push out (and so reset) a real user's count: each kind has a table
+// of its own.
 void test_unknown_names_apart(void**) {
-    Throttle t(cfg(3, 0, 600, 60, 10));
+    Throttle t(cfg(3, 1000, 600, 60, 10));
     auto t0 = Throttle::Clock::now();
     const char* what = "";
     const std::string real = Throttle::user_key(7, "alice"), ghost = Throttle::user_key(std::nullopt, "ghost");
@@ -201,7 +202,8 @@ void test_unknown_names_apart(void**) {
         assert_false(t.failure(k, "", t0));
     }
     for (int i = 0; i < 5000; ++i) t.failure(Throttle::user_key(std::nullopt, "x" + std::to_string(i)), "", t0);
-    assert_true(t.size() <= 20);
+    for (int i = 0; i < 5000; ++i) t.failure(Throttle::user_key(std::nullopt, "y"), "rhost" + std::to_string(i), t0);
+    assert_true(t.size() <= 30);
     // the real user's two failures are still there: the third locks
     assert_true(t.failure(real, "", t0 + seconds(1)));
     const uint32_t left = t.locked(real, "", what, t0 + seconds(1));
@@ -225,7 +227,7 @@ void test_bounded(void**) {
     Throttle t(cfg(2, 2, 60, 60, 10));
     auto t0 = Throttle::Clock::now();
     for (int i = 0; i < 1000; ++i) t.failure("user" + std::to_string(i), "uid=" + std::to_string(i), t0);
-    assert_true(t.size() <= 10);
+    assert_true(t.size() <= 2 * 10);   // users, clients
     // A megabyte name costs no more than a short one.
     std::string big(1 << 20, 'x');
     t.failure(big, "", t0);
