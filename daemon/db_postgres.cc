@@ -214,7 +214,7 @@ std::vector<Row> PostgresEngine::run(const std::string& sql, const std::vector<P
         bool conn_ok = run_on(c, sql, params, rows, error, sql_error);
         if (conn_ok) {
             release(c, true);
-            if (sql_error) throw DbUnavailable(describe_ + ": " + error);
+            if (sql_error) throw DbQueryError(describe_ + ": " + error);
             return rows;
         }
         PQfinish(c);

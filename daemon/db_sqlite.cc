@@ -92,17 +92,20 @@ std::vector<Row> SqliteEngine::run(const std::string& sql, const std::vector<Par
     Conn* c = acquire();
     std::vector<Row> rows;
     std::string error;
-    bool healthy = true;
+    bool healthy = true, answered = false;
     sqlite3_stmt* st = nullptr;
     auto it = c->stmts.find(sql);
     if (it != c->stmts.end()) {
         st = it->second;
-    } else if (sqlite3_prepare_v3(c->db, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &st,
-                                  nullptr) == SQLITE_OK) {
+    } else if (int prc = sqlite3_prepare_v3(c->db, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &st,
+                                            nullptr);
+               prc == SQLITE_OK) {
         c->stmts.emplace(sql, st);
     } else {
         error = sqlite3_errmsg(c->db);
         healthy = false;
+        // The file was read and the statement refused (no such table): not an outage.
+        answered = (prc & 0xff) != SQLITE_BUSY && (prc & 0xff) != SQLITE_LOCKED && (prc & 0xff) != SQLITE_IOERR;
     }
     if (st) {
         int rc = SQLITE_OK;
@@ -133,6 +136,7 @@ std::vector<Row> SqliteEngine::run(const std::string& sql, const std::vector<Par
         sqlite3_clear_bindings(st);
     }
     release(c, healthy);
+    if (!error.empty() && answered) throw DbQueryError("sqlite3 " + path_ + ": " + error);
     if (!error.empty()) throw DbUnavailable("sqlite3 " + path_ + ": " + error);
     return rows;
 }

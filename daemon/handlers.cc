@@ -122,6 +122,11 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
             case Op::ThrottleReset: return throttle_op(op, r, peer);
         }
         return status_only(op, Status::BadRequest);
+    } catch (const db::DbRefused&) {
+        // The breaker is open: logged once when it opened.
+        unavailable_++;
+        if (log::debug_enabled()) log::say(LOG_DEBUG, "%s: database unavailable: not asked", proto::op_name(op));
+        return status_only(op, Status::Unavailable);
     } catch (const db::DbUnavailable& e) {
         unavailable_++;
         log::say(LOG_ERR, "%s: database unavailable: %s", proto::op_name(op), e.what());
@@ -709,7 +714,8 @@ std::string Handler::stats_text() const {
       << "cache_hits " << c.hits << "\n"
       << "cache_misses " << c.misses << "\n"
       << "cache_evictions " << c.evictions << "\n"
-      << "hash_preferred " << hashers_.preferred() << "\n";
+      << "hash_preferred " << hashers_.preferred() << "\n"
+      << db_.status_lines();
     {
         std::lock_guard<std::mutex> lock(params_mutex_);
         o << params_text_ << "site_values " << site_values_ << "\n";
