@@ -180,6 +180,13 @@ def test_hung_database_answers_unavailable_at_once(relayed):
             p = r.run(["id", "root"])
             assert p.returncode == 0 and p.stdout.startswith("uid=0(root) gid=0(root)"), p.stdout
             assert p.elapsed < PROMPT, p.elapsed
+        # Names the host's files hold are NotFound without a query, as always.
+        with d.client(timeout=2) as c:
+            t0 = time.monotonic()
+            assert c.pw_by_name("root") == "NotFound"
+            assert c.groups_of_user("root") == "NotFound"
+            assert c.gr_by_name("root") == "NotFound"
+            assert time.monotonic() - t0 < PROMPT
         # The cached answer still answers, from the daemon as from the shared file.
         assert lines(r.getent("passwd", warm)) == [expected_passwd(pop)[warm]]
         assert lookup(d, warm, timeout=2)["name"] == warm
