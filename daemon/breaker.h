@@ -24,7 +24,7 @@ public:
     enum class Change { None, Opened, Closed };
 
     explicit Breaker(Clock::duration first_backoff = std::chrono::seconds(1),
-                     Clock::duration max_backoff = std::chrono::seconds(4));
+                     Clock::duration max_backoff = std::chrono::seconds(2));
 
     bool open() const { return open_; }
     // A call reached the database (it answered, even with an SQL error).

@@ -166,8 +166,18 @@ def test_postgres_down_and_back(pg_population, pg_cluster, tmp_path):
                 assert c.pw_by_name("user003") == "Unavailable"
                 assert time.time() - t < 2 * 2 + 1   # within the connect timeout (2 s)
             assert d.alive()
+            # The breaker is open (django-authd(8), DATABASE FAILURES).
+            with d.client() as c:
+                assert c.stats()["database_available"] == "no"
         finally:
             pg_cluster.start()
+        # Its probe finds the server back within a few seconds.
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            with d.client() as c:
+                if c.stats()["database_available"] == "yes":
+                    break
+            time.sleep(0.2)
         with d.client() as c:
             assert c.authenticate(u["username"], u["password"]) == "Ok"
             assert c.pw_by_name("user004")["name"] == "user004"
