@@ -88,6 +88,16 @@ void SqliteEngine::release(Conn* c, bool healthy) {
     delete c;
 }
 
+// Whether an error says that the file was read and the statement refused
+// (no such table, a read-only database): not an outage for the breaker
+// (guarded_db.h). A lock held too long, an I/O error or a file that cannot
+// be opened are.
+static bool answered_error(int rc) {
+    const int primary = rc & 0xff;
+    return primary != SQLITE_BUSY && primary != SQLITE_LOCKED && primary != SQLITE_IOERR &&
+           primary != SQLITE_CANTOPEN;
+}
+
 std::vector<Row> SqliteEngine::run(const std::string& sql, const std::vector<Param>& params) {
     Conn* c = acquire();
     std::vector<Row> rows;
@@ -104,8 +114,7 @@ std::vector<Row> SqliteEngine::run(const std::string& sql, const std::vector<Par
     } else {
         error = sqlite3_errmsg(c->db);
         healthy = false;
-        // The file was read and the statement refused (no such table): not an outage.
-        answered = (prc & 0xff) != SQLITE_BUSY && (prc & 0xff) != SQLITE_LOCKED && (prc & 0xff) != SQLITE_IOERR;
+        answered = answered_error(prc);
     }
     if (st) {
         int rc = SQLITE_OK;
@@ -130,6 +139,7 @@ std::vector<Row> SqliteEngine::run(const std::string& sql, const std::vector<Par
             // Busy/locked: the connection is fine, the writer held the lock too long.
             int primary = rc & 0xff;
             healthy = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+            answered = answered_error(rc);
         }
         // Reset ends the implicit read transaction at once: short transactions.
         sqlite3_reset(st);
