@@ -83,7 +83,7 @@ def test_check_config_tries_what_the_daemon_will_do(tmp_path, sqlite_population)
 
 
 @pytest.mark.parametrize("body,line,key", [
-    ("[database]\nengine = mysql\n", 2, "database.engine"),
+    ("[database]\nengine = oracle\n", 2, "database.engine"),
     ("[database]\nname = x\n[nss]\nuid_base = -5\n", 4, "nss.uid_base"),
     ("[daemon]\nsocket = /tmp/s\nbogus = 1\n", 3, "daemon.bogus"),
     ("[schema]\nuser_table = auth_user; DROP TABLE x\n", 2, "schema.user_table"),

@@ -38,9 +38,9 @@ def refused_by_module(name):
     return name == "" or name[0] in "+-"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "pg"])
+@pytest.fixture(scope="module", params=["sqlite", "pg", "mysql"])
 def daemon(request):
-    return request.getfixturevalue("daemon_sqlite" if request.param == "sqlite" else "daemon_pg")
+    return request.getfixturevalue("daemon_" + request.param)
 
 
 def bracket(arg):
