@@ -110,8 +110,17 @@ struct MysqlEngine::Conn {
             }
         }
         if ((np && mysql_stmt_bind_param(s, in.data()) != 0) || mysql_stmt_execute(s) != 0) {
+            const unsigned int e = mysql_stmt_errno(s);
             f = fail_stmt(s);
             drop(sql);
+            // A name with characters the column's character set cannot hold
+            // (a 4-byte one against a utf8mb3 column) matches nobody. MySQL
+            // refuses to compare them ("Illegal mix of collations"), and so
+            // does Django there, with an error; the answer here is "no such
+            // user", so that anyone cannot make the daemon log database errors.
+            if ((e == ER_CANT_AGGREGATE_2COLLATIONS || e == ER_CANT_AGGREGATE_3COLLATIONS ||
+                 e == ER_CANT_AGGREGATE_NCOLLATIONS) && sql.rfind("SELECT ", 0) == 0)
+                return true;
             return false;
         }
         const unsigned int nf = mysql_stmt_field_count(s);

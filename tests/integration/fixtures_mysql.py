@@ -30,7 +30,7 @@ DJANGO_PASSWORD = "dj-test-pw"   # the MariaDB account's password (tests only)
 # Other spellings of stored names, and the name MariaDB's default collation
 # (utf8mb4_general_ci: case-insensitive, PAD SPACE) finds for them. Django's
 # answers for each are computed, not assumed.
-SPELLINGS = {"USER001": "user001", "User002": "user002", "user003 ": "user003", "ZOË": "zoë"}
+SPELLINGS = {"USER001": "user001", "User002": "user002", "user004 ": "user004", "ZOË": "zoë", "Zoe": "zoë"}
 
 
 class MariaDB:
@@ -90,7 +90,8 @@ class MariaDB:
         self.proc = None
 
     def _client(self, *sql, db=None, check=True, stdin=None):
-        args = ["mariadb", "--no-defaults", "--socket=%s" % self.sock, "-u", "root", "--batch", "--skip-column-names"]
+        args = ["mariadb", "--no-defaults", "--socket=%s" % self.sock, "-u", "root", "--batch", "--skip-column-names",
+                "--default-character-set=utf8mb4"]
         if db:
             args.append(db)
         if sql:
@@ -107,7 +108,8 @@ class MariaDB:
         self.sql("CREATE DATABASE `%s` CHARACTER SET %s" % (name, charset))
 
     def copydb(self, src, dest):
-        dump = subprocess.run(["mariadb-dump", "--no-defaults", "--socket=%s" % self.sock, "-u", "root", src],
+        dump = subprocess.run(["mariadb-dump", "--no-defaults", "--socket=%s" % self.sock, "-u", "root",
+                               "--default-character-set=utf8mb4", src],
                               capture_output=True, text=True, timeout=120, check=True).stdout
         self.createdb(dest)
         self._client(db=dest, stdin=dump)

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 from conftest import BUILD, SANITIZE
 
@@ -102,7 +103,7 @@ def harness(confdir, service, requests, ops="auth,acct", flags=None, rhost="192.
         d = {"user": user}
         for kv in rest.split():
             k, v = kv.split("=", 1)
-            d[k] = int(v) if k in ("prompts", "other_msgs", "delay") else v
+            d[k] = int(v) if k in ("prompts", "other_msgs", "delay") else urllib.parse.unquote(v) if k == "pam_user" else v
         out.append(d)
     assert len(out) == len(requests), (p.stdout, p.stderr)
     return out

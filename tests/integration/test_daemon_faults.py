@@ -152,13 +152,15 @@ def test_sqlite_missing_database_is_unavailable(tmp_path):
         assert d.alive()
 
 
-def test_postgres_down_and_back(pg_population, pg_cluster, tmp_path):
-    pop = pg_population
+@pytest.mark.parametrize("server,population", [("pg_cluster", "pg_population"), ("mariadb", "mysql_population")])
+def test_database_server_down_and_back(server, population, request, tmp_path):
+    pop = request.getfixturevalue(population)
+    server = request.getfixturevalue(server)
     u = pop.spec["users"][0]
     with Daemon(BUILD, tmp_path / "d", pop.db_section, pop) as d:
         with d.client() as c:
             assert c.authenticate(u["username"], u["password"]) == "Ok"
-        pg_cluster.stop()
+        server.stop()
         try:
             with d.client() as c:
                 t = time.time()
@@ -167,7 +169,7 @@ def test_postgres_down_and_back(pg_population, pg_cluster, tmp_path):
                 assert time.time() - t < 2 * 2 + 1   # within the connect timeout (2 s)
             assert d.alive()
         finally:
-            pg_cluster.start()
+            server.start()
         with d.client() as c:
             assert c.authenticate(u["username"], u["password"]) == "Ok"
             assert c.pw_by_name("user004")["name"] == "user004"
