@@ -228,11 +228,14 @@ MysqlEngine::Conn* MysqlEngine::connect() {
 }
 
 // Past the timeout the server may still be running the statement: end its
-// connection from another one (mysql_kill), as PQcancel does.
+// connection from another one, as PQcancel does. The statement's only value
+// is the connection id the server gave (mysql_kill is deprecated; KILL takes
+// no parameter marker on every server).
 void MysqlEngine::kill_query(unsigned long thread_id) {
     try {
         std::unique_ptr<Conn> k(connect());
-        mysql_kill(k->my, thread_id);
+        const std::string kill = "KILL " + std::to_string(thread_id);
+        mysql_real_query(k->my, kill.data(), kill.size());
     } catch (const std::exception&) {
         // The server is unreachable: it will notice the closed connection.
     }

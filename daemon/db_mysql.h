@@ -12,7 +12,7 @@
 // [client] groups fill what the configuration leaves empty); the connection
 // character set is utf8mb4. Timeouts: connect_timeout, and query_timeout as
 // the connector's read and write timeouts; past it the connection is dropped
-// and the statement is killed on the server (KILL QUERY on a fresh
+// and its server connection is ended (KILL, from a fresh
 // connection), as PQcancel does for PostgreSQL.
 #pragma once
 
