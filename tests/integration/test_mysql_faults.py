@@ -1,8 +1,11 @@
 """engine = mysql when the server goes away (stopped and started again:
-test_daemon_faults.py): restarted under a pool of idle connections, killed (SIGKILL) while the
-daemon's statement waits on a lock, and a statement past query_timeout. Each
+test_daemon_faults.py): restarted under a pool of idle connections, a
+server that never answers the connection (connect_timeout), killed (SIGKILL)
+while the daemon's statement waits on a lock, and a statement past
+query_timeout. Each
 time: Unavailable within its bound, the daemon alive, the next request on a
 new connection with the right answer, the statement ended on the server."""
+import socket
 import threading
 import time
 
@@ -19,9 +22,9 @@ def good_user(pop, n=0):
             and pop.expected["users"][u["username"]]["right"]][n]
 
 
-def uncached_daemon(pop, tmp_path, **database):
+def uncached_daemon(pop, workdir, **database):
     """A daemon that asks the database every time (no cache)."""
-    return Daemon(BUILD, tmp_path / "d", dict(pop.db_section, **database), pop,
+    return Daemon(BUILD, workdir / "d", dict(pop.db_section, **database), pop,
                   cache={"positive_ttl": 0, "negative_ttl": 0})
 
 
@@ -123,3 +126,23 @@ def test_mysql_statement_past_query_timeout(mysql_population, mariadb, tmp_path)
             assert c.authenticate(u["username"], u["password"]) == "Ok"
         log = d.log_text()
         assert "statement timed out after 2 s" in log, log
+
+
+def test_mysql_over_tcp_and_connect_timeout(mysql_population, mariadb, tmp_path):
+    """TCP on loopback works as the socket does; a server that takes the TCP
+    connection but never greets is given up after connect_timeout."""
+    pop = mysql_population
+    u = good_user(pop)
+    with uncached_daemon(pop, tmp_path / "tcp", **mariadb.db_section("site", tcp=True)) as d, d.client() as c:
+        assert c.authenticate(u["username"], u["password"]) == "Ok"
+        assert c.pw_by_name("USER001")["name"] == "user001"
+    with socket.socket() as silent:   # accepts (the kernel does), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        section = dict(host="127.0.0.1", port=str(silent.getsockname()[1]), connect_timeout=1)
+        with uncached_daemon(pop, tmp_path / "silent", **section) as d, d.client(timeout=20) as c:
+            t = time.time()
+            assert c.authenticate(u["username"], u["password"]) == "Unavailable"
+            took = time.time() - t
+            assert 0.8 < took < 1 + 1.5, took   # waited for the greeting, then gave up
+            assert d.alive()
