@@ -223,3 +223,28 @@ def test_bad_options_are_refused(mysql_population, tmp_path):
     r = subprocess.run([str(BUILD / "django-authd"), "--check-config", "--config", str(conf)],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "unknown key 'sslmode' for engine mysql" in r.stderr, r.stderr
+
+
+def test_option_files_as_django_read_default_file(mariadb, mysql_population, tmp_path):
+    """option_files is Django's OPTIONS['read_default_file']: its [client]
+    group gives what the configuration leaves empty (socket, account,
+    password), and the configuration's own keys take precedence."""
+    pop = mysql_population
+    cnf = tmp_path / "my.cnf"
+    cnf.write_text("[client]\nsocket = %s\nuser = django\npassword = %s\n" % (mariadb.sock, pop.db_section["password"]))
+    os.chmod(cnf, 0o600)
+    u = next(u for u in pop.spec["users"] if pop.expected["users"][u["username"]]["right"] is True)
+    only_file = {"engine": "mysql", "name": "site", "option_files": str(cnf)}
+    with Daemon(BUILD, tmp_path / "a", only_file, pop) as d, d.client() as c:
+        assert c.authenticate(u["username"], u["password"]) == "Ok"
+    # a wrong password in the file, the right one in the configuration: it wins
+    cnf.write_text("[client]\nsocket = %s\nuser = django\npassword = not-this-one\n" % mariadb.sock)
+    with Daemon(BUILD, tmp_path / "b", dict(only_file, password=pop.db_section["password"]), pop) as d, \
+            d.client() as c:
+        assert c.authenticate(u["username"], u["password"]) == "Ok"
+    # and without it, the file's wrong password is what the server sees
+    conf = write_config(tmp_path / "c.conf", {"database": only_file})
+    r = subprocess.run([str(BUILD / "django-authd"), "--check-config", "--config", str(conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Access denied for user 'django'" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "not-this-one" not in r.stdout + r.stderr
