@@ -154,7 +154,10 @@ $(B)/django-authd: $(call obj,daemon/main.cc) $(B)/libdjdaemon.a $(B)/libdjcore.
 # The MySQL/MariaDB engine: a plugin the daemon loads only when engine =
 # mysql (daemon/mysql_plugin.h), so the daemon itself never links libmariadb.
 # It exports one symbol (dj_mysql_engine_create).
+# The daemon looks for it in PLUGINDIR: recompiled when that changes.
+$(shell echo '$(PLUGINDIR)' | cmp -s - $(B)/.plugindir || echo '$(PLUGINDIR)' > $(B)/.plugindir)
 $(B)/obj/daemon/mysql_plugin.o: CXXFLAGS_ALL += -DDJ_PLUGIN_DIR='"$(PLUGINDIR)"'
+$(B)/obj/daemon/mysql_plugin.o: $(B)/.plugindir
 $(MYSQL_PLUGIN): $(call obj,daemon/db_mysql.cc daemon/mysql_text.cc) daemon/mysql_plugin.map
 	$(CXX) -shared -Wl,--version-script=daemon/mysql_plugin.map -Wl,--no-undefined \
 	  -o $@ $(call obj,daemon/db_mysql.cc daemon/mysql_text.cc) $(LDFLAGS_ALL) $(LIBS_MYSQL)
