@@ -134,7 +134,11 @@ struct Parser {
         str("database.host", d.host);
         str("database.port", d.port);
         str("database.options", d.options);
-        abs_path("database.option_files", d.option_files);
+        setters["database.option_files"] = [&d](const std::string& v, std::string& why) {
+            if (!v.empty() && v[0] != '/') return why = "must be an absolute path (or empty: none)", false;
+            d.option_files = v;
+            return true;
+        };
         num("database.connect_timeout", d.connect_timeout, 1, 600);
         num("database.query_timeout", d.query_timeout, 1, 600);
 
