@@ -40,13 +40,13 @@ cp -a /etc/nsswitch.conf /etc/pam.d/common-* /tmp/before/
 # --- install -------------------------------------------------------------------
 echo "== dpkg -i"
 if dpkg -i "$pkg"/libpam-django_*.deb "$pkg"/libnss-django_*.deb "$pkg"/django-authd_*.deb \
-        >/tmp/dpkg-install.log 2>&1; then
-    ok "dpkg -i libpam-django libnss-django django-authd"
+        "$pkg"/django-authd-mysql_*.deb >/tmp/dpkg-install.log 2>&1; then
+    ok "dpkg -i libpam-django libnss-django django-authd django-authd-mysql"
 else
     bad "dpkg -i"; sed 's/^/     /' /tmp/dpkg-install.log | tail -n 40
 fi
-check "all three packages configured" bash -c \
-    '[ "$(dpkg-query -W -f="\${db:Status-Abbrev}\n" libpam-django libnss-django django-authd | grep -c "^ii")" = 3 ]'
+check "all four packages configured" bash -c \
+    '[ "$(dpkg-query -W -f="\${db:Status-Abbrev}\n" libpam-django libnss-django django-authd django-authd-mysql | grep -c "^ii")" = 4 ]'
 
 echo "== what the maintainer scripts did"
 diff -u /tmp/before/nsswitch.conf /etc/nsswitch.conf | sed 's/^/     /'
@@ -165,8 +165,8 @@ rm -f /etc/pam.d/djsmoke
 
 # --- purge -----------------------------------------------------------------------
 echo "== dpkg --purge"
-if dpkg --purge libpam-django libnss-django django-authd >/tmp/dpkg-purge.log 2>&1; then
-    ok "dpkg --purge libpam-django libnss-django django-authd"
+if dpkg --purge libpam-django libnss-django django-authd-mysql django-authd >/tmp/dpkg-purge.log 2>&1; then
+    ok "dpkg --purge libpam-django libnss-django django-authd-mysql django-authd"
 else
     bad "dpkg --purge"; sed 's/^/     /' /tmp/dpkg-purge.log | tail -n 40
 fi
