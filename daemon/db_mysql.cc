@@ -254,8 +254,10 @@ std::vector<Row> MysqlEngine::run(const std::string& sql, const std::vector<Para
             return rows;
         }
         if (!f.broken) {
+            // The server answered, with an error (a missing grant, say): it
+            // is reachable, and the circuit breaker stays closed.
             pool_.put(c);
-            throw DbUnavailable(describe_ + ": " + f.message);
+            throw DbQueryError(describe_ + ": " + f.message);
         }
         const unsigned long thread_id = mysql_thread_id(c->my);
         delete c;
