@@ -26,6 +26,8 @@ TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP / "tests" / "integration"))
 os.environ.setdefault("DJ_TOP", str(TOP))
 
+from mountns import private_argv  # noqa: E402
+
 UID_BASE = 200000
 GID_BASE = 200000
 PASSWORD = "bench-password"
@@ -139,9 +141,7 @@ class Bench:
     def in_ns(self, mount, argv, env=None, timeout=600):
         e = dict(os.environ)
         e.update(env or {})
-        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", mount + ' && exec "$@"', "sh"] + [
-            str(a) for a in argv]
-        r = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(private_argv(argv, mount), env=e, capture_output=True, text=True, timeout=timeout)
         if r.returncode != 0:
             raise RuntimeError("%s: %s %s" % (argv, r.stdout[-2000:], r.stderr[-2000:]))
         return r.stdout
@@ -305,12 +305,10 @@ def mode_memory(b, db, n, mount):
         b.put("enum_daemon_rss_before_kib", before)
         b.put("enum_daemon_rss_after_kib", rss_kib(pid))
         e = dict(os.environ, **env)
-        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-               mount + " && /usr/bin/time -f 'maxrss %M' getent passwd > /dev/null"]
+        cmd = private_argv(["sh", "-c", "/usr/bin/time -f 'maxrss %M' getent passwd > /dev/null"], mount)
         r = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=1200)
         b.put("enum_client_maxrss_kib", r.stderr.split("maxrss")[-1].strip())
-        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-               mount + " && /usr/bin/time -f 'maxrss %M' getent passwd u1 > /dev/null"]
+        cmd = private_argv(["sh", "-c", "/usr/bin/time -f 'maxrss %M' getent passwd u1 > /dev/null"], mount)
         r = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=60)
         b.put("one_client_maxrss_kib", r.stderr.split("maxrss")[-1].strip())
 
@@ -469,8 +467,7 @@ def run_apache(b, d, conf, mount, users_passwords):
     if pidfile.exists():
         pidfile.unlink()
     e = dict(os.environ)
-    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                             mount + " && exec /usr/sbin/apache2 -f %s -DFOREGROUND" % conf], env=e)
+    proc = subprocess.Popen(private_argv(["/usr/sbin/apache2", "-f", conf, "-DFOREGROUND"], mount), env=e)
     import base64
     import urllib.error
     import urllib.request
