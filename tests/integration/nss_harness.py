@@ -16,23 +16,11 @@ import tempfile
 import time
 
 import fakedaemon
-from djproto import OP as OPS, STATUS as ST, VERSION, Client, Reader as Cursor, group_rec, passwd_rec, _u32 as u32
-from djproto import frame as _frame
+from djproto import OP as OPS, STATUS as ST, Reader as Cursor, frame, group_rec, oversized, passwd_rec, _u32 as u32
 from mountns import private_argv
 from sysarch import ASAN_LIBS
 
 NSSWITCH = "passwd: files django\ngroup: files django\nshadow: files\n"
-
-
-def frame(op, status=0, body=b""):
-    return _frame(op, body, status=status)
-
-
-def daemon_stats(sock_path):
-    """Op::Stats as a dict (values as strings)."""
-    with Client(sock_path, timeout=5) as c:
-        stats = c.stats()
-    return {k: v.strip() for k, v in stats.items()} if isinstance(stats, dict) else {}
 
 
 # --- a scripted stand-in daemon ---------------------------------------------------
@@ -56,38 +44,38 @@ class FakeDaemon(fakedaemon.FakeDaemon):
         if self.mode == "close":
             return None
         if self.mode == "garbage":
-            return frame(OPS["Hello"] if op != OPS["Hello"] else OPS["Stats"], 0, b"")
+            return frame(OPS["Hello"] if op != OPS["Hello"] else OPS["Stats"])
         if self.mode == "huge":
-            return fakedaemon.Last(u32(16 * 1024 * 1024 + 1) + bytes([VERSION, op, 0, 0]))
+            return fakedaemon.Last(oversized(op, 16 * 1024 * 1024 + 1))
         return self._answer(op, Cursor(payload[4:]))
 
     def _pw(self, u):
         return passwd_rec(*u)
 
     def _answer(self, op, cur):
-        nf = frame(op, ST["NotFound"])
+        nf = frame(op, status=ST["NotFound"])
         if op == OPS["PwByName"]:
             name = cur.str()
             u = next((u for u in self.users if u[0] == name), None)
-            return frame(op, 0, self._pw(u)) if u else nf
+            return frame(op, self._pw(u)) if u else nf
         if op == OPS["PwByUid"]:
             uid = cur.u32()
             u = next((u for u in self.users if u[1] == uid), None)
-            return frame(op, 0, self._pw(u)) if u else nf
+            return frame(op, self._pw(u)) if u else nf
         if op == OPS["GrByName"]:
             name = cur.str()
             g = next((g for g in self.groups if g[0] == name), None)
-            return frame(op, 0, group_rec(*g)) if g else nf
+            return frame(op, group_rec(*g)) if g else nf
         if op == OPS["GrByGid"]:
             gid = cur.u32()
             g = next((g for g in self.groups if g[1] == gid), None)
-            return frame(op, 0, group_rec(*g)) if g else nf
+            return frame(op, group_rec(*g)) if g else nf
         if op == OPS["GroupsOfUser"]:
             name = cur.str()
             if not any(u[0] == name for u in self.users):
                 return nf
             gids = self.memberships.get(name, [])
-            return frame(op, 0, u32(len(gids)) + b"".join(u32(g) for g in gids))
+            return frame(op, u32(len(gids)) + b"".join(u32(g) for g in gids))
         if op in (OPS["PwList"], OPS["GrList"]):
             after, limit = cur.u32(), cur.u32()
             limit = min(limit, 7)   # small pages, to exercise paging
@@ -98,8 +86,8 @@ class FakeDaemon(fakedaemon.FakeDaemon):
                 items = sorted((g for g in self.groups if g[1] > after), key=lambda g: g[1])
                 recs = [group_rec(*g) for g in items[:limit]]
             more = 1 if len(items) > limit else 0
-            return frame(op, 0, u32(len(recs)) + b"".join(recs) + u32(more))
-        return frame(op, ST["BadRequest"])
+            return frame(op, u32(len(recs)) + b"".join(recs) + u32(more))
+        return frame(op, status=ST["BadRequest"])
 
 
 # --- running programs against real glibc NSS -------------------------------------
