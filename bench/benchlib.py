@@ -45,7 +45,7 @@ def log(*a):
 
 class Bench:
     def __init__(self, build, out):
-        self.build = pathlib.Path(build)
+        self.build = pathlib.Path(build).resolve()
         self.out = open(out, "w")
         self.work = pathlib.Path(tempfile.mkdtemp(prefix="djauth-bench-"))
         os.chmod(self.work, 0o755)

@@ -12,7 +12,7 @@ python3 (bench/run does, for section 6.1):
 from the commit before them); without it, "before" is this daemon with
 pbkdf2_iterations = 1200000, which does the same work. Writes "key value"
 lines to OUT: site_<before|after>_<right|wrong|unknown>_ms, the median ms
-over the socket, and site_django_wrong_ms, Django 3.2's own check_password
+over the socket (of site_rounds attempts), and site_django_wrong_ms, Django 3.2's own check_password
 for a wrong password."""
 import argparse
 import os
@@ -86,6 +86,7 @@ def main():
                 for kind in ("right", "wrong", "unknown"):
                     out.write("site_%s_%s_ms %.1f\n" % (name, kind, m[kind]))
             out.write("site_django_wrong_ms %s\n" % django_ms)
+            out.write("site_rounds %d\n" % args.rounds)
 
     finally:
         shutil.rmtree(work, ignore_errors=True)
