@@ -234,7 +234,7 @@ fuzz:
 demo: all $(B)/.deps-test
 	@tests/demo.sh $(B)
 
-bench: all $(BENCH_BINS) $(HELPER_BINS) $(B)/.deps-test $(B)/.deps-bench
+bench: all $(BENCH_BINS) $(B)/.deps-test $(B)/.deps-bench
 	@bench/run $(B)
 
 # --- install -------------------------------------------------------------------

@@ -4,15 +4,16 @@
 daemon's library default (1,200,000: every failure is topped up to it by
 harden_runtime, an unknown user runs a dummy hash of it) and with the site's
 own parameters (read off its stored hashes). Run as root with Debian's
-python3:
+python3 (bench/run does, for section 6.1):
 
-    DJ_BUILD=build /usr/bin/python3 bench/site_params.py [--before OLD_DAEMON] [--rounds N]
+    DJ_BUILD=build /usr/bin/python3 bench/site_params.py OUT [--before OLD_DAEMON] [--rounds N]
 
 --before: a django-authd binary built without the site's parameters (e.g.
 from the commit before them); without it, "before" is this daemon with
-pbkdf2_iterations = 1200000, which does the same work. Prints a Markdown
-table: median ms over the socket per right password, wrong password and
-unknown user, and Django 3.2's own check_password for a wrong password."""
+pbkdf2_iterations = 1200000, which does the same work. Writes "key value"
+lines to OUT: site_<before|after>_<right|wrong|unknown>_ms, the median ms
+over the socket (of site_rounds attempts), and site_django_wrong_ms, Django 3.2's own check_password
+for a wrong password."""
 import argparse
 import os
 import pathlib
@@ -60,6 +61,7 @@ def median_ms(d, rounds):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("out")
     ap.add_argument("--before")
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
@@ -71,20 +73,20 @@ def main():
         if args.before:
             with Daemon(conftest.BUILD, work / "before", db, binary=pathlib.Path(args.before),
                         passwords={"pbkdf2_iterations": None}) as d:
-                runs.append(("before: library default (%s)" % args.before, median_ms(d, args.rounds)))
+                runs.append(("before", median_ms(d, args.rounds)))
         else:
             with Daemon(conftest.BUILD, work / "before", db, passwords={"pbkdf2_iterations": 1200000}) as d:
-                runs.append(("before: pbkdf2_iterations = 1200000", median_ms(d, args.rounds)))
+                runs.append(("before", median_ms(d, args.rounds)))
         with Daemon(conftest.BUILD, work / "after", db, passwords={"pbkdf2_iterations": None}) as d:
-            runs.append(("after: site: strongest stored (260000)", median_ms(d, args.rounds)))
+            runs.append(("after", median_ms(d, args.rounds)))
         django_ms = subprocess.run(["/usr/bin/python3", "-c", DJANGO_WRONG, str(args.rounds)], env=env,
                                    capture_output=True, text=True, check=True).stdout.strip()
-        print("| daemon | right password (ms) | wrong password (ms) | unknown user (ms) |")
-        print("| --- | ---: | ---: | ---: |")
-        for name, m in runs:
-            print("| %s | %.1f | %.1f | %.1f |" % (name, m["right"], m["wrong"], m["unknown"]))
-        print()
-        print("Django 3.2's check_password, wrong password, same site: %s ms" % django_ms)
+        with open(args.out, "w") as out:
+            for name, m in runs:
+                for kind in ("right", "wrong", "unknown"):
+                    out.write("site_%s_%s_ms %.1f\n" % (name, kind, m[kind]))
+            out.write("site_django_wrong_ms %s\n" % django_ms)
+            out.write("site_rounds %d\n" % args.rounds)
 
     finally:
         shutil.rmtree(work, ignore_errors=True)

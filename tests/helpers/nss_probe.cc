@@ -23,11 +23,6 @@
 //   nss_probe enum-threads NTHREADS pw|gr
 //       NTHREADS threads call getpwent/getgrent until the end; prints every
 //       name once per line, and fails on a duplicate.
-//   nss_probe bench pw|gr|gl NAME N [GID]
-//       N timed lookups; prints "p50_us p99_us".
-//   nss_probe bench-cold pw|gr|gl NAME N [GID]
-//       the same, but before each lookup (untimed) asks the daemon at
-//       $DJANGO_AUTH_SOCKET to flush its cache (Op::Flush; needs uid 0).
 //   nss_probe direct pw|uid|gr|gid KEY BUFLEN [disable]
 //   nss_probe direct initgroups USER GID LIMIT [disable]
 //       dlopens libnss_django.so.2 (found like glibc finds it, or $DJ_NSS_MODULE)
@@ -38,8 +33,6 @@
 #include <grp.h>
 #include <nss.h>
 #include <pwd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,7 +49,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/protocol.h"
 
 namespace {
 
@@ -300,61 +292,6 @@ int enum_threads(int nthreads, bool group) {
     return dups == 0 && errors == 0 ? 0 : 1;
 }
 
-// Op::Flush by hand (the probe links nothing but libc): an 8-byte frame.
-bool flush_daemon() {
-    const char* path = std::getenv("DJANGO_AUTH_SOCKET");
-    if (path == nullptr || std::strlen(path) >= sizeof(sockaddr_un::sun_path)) return false;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    struct sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, path);
-    const unsigned char req[8] = {0, 0, 0, 4, dj::proto::kProtocolVersion, 30, 0, 0};
-    unsigned char resp[8] = {};
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-              send(fd, req, sizeof req, MSG_NOSIGNAL) == ssize_t(sizeof req) &&
-              recv(fd, resp, sizeof resp, MSG_WAITALL) == ssize_t(sizeof resp) && resp[5] == 30 && resp[6] == 0;
-    close(fd);
-    return ok;
-}
-
-int bench(const char* kind, const char* name, int n, gid_t gid, bool cold) {
-    std::vector<double> us;
-    us.reserve(size_t(n));
-    std::vector<char> buf(1 << 16);
-    std::vector<gid_t> groups(65536);
-    for (int i = 0; i < n; ++i) {
-        if (cold && !flush_daemon()) {
-            std::printf("flush failed\n");
-            return 1;
-        }
-        auto t0 = std::chrono::steady_clock::now();
-        bool ok = false;
-        if (std::strcmp(kind, "pw") == 0) {
-            struct passwd pw {};
-            struct passwd* res = nullptr;
-            ok = getpwnam_r(name, &pw, buf.data(), buf.size(), &res) == 0 && res != nullptr;
-        } else if (std::strcmp(kind, "gr") == 0) {
-            struct group gr {};
-            struct group* res = nullptr;
-            ok = getgrnam_r(name, &gr, buf.data(), buf.size(), &res) == 0 && res != nullptr;
-        } else {
-            int ng = int(groups.size());
-            ok = getgrouplist(name, gid, groups.data(), &ng) >= 1;
-        }
-        auto t1 = std::chrono::steady_clock::now();
-        if (!ok) {
-            std::printf("lookup failed\n");
-            return 1;
-        }
-        us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-    }
-    std::sort(us.begin(), us.end());
-    auto pct = [&](double p) { return us[std::min(us.size() - 1, size_t(p * double(us.size())))]; };
-    std::printf("%.1f %.1f\n", pct(0.50), pct(0.99));
-    return 0;
-}
-
 int direct(int argc, char** argv) {
     if (argc < 5) return 2;
     const char* path = std::getenv("DJ_NSS_MODULE");
@@ -446,9 +383,6 @@ int main(int argc, char** argv) {
     if (cmd == "threads" && argc == 6) return threads(std::atoi(argv[2]), std::atoi(argv[3]), argv[4], argv[5]);
     if (cmd == "fork" && argc >= 5) return forks(argv[2], argv[3], std::atoi(argv[4]), argc > 5 ? std::atoi(argv[5]) : 3);
     if (cmd == "enum-threads" && argc == 4) return enum_threads(std::atoi(argv[2]), std::strcmp(argv[3], "gr") == 0);
-    if ((cmd == "bench" || cmd == "bench-cold") && argc >= 5)
-        return bench(argv[2], argv[3], std::atoi(argv[4]), gid_t(argc > 5 ? std::strtoul(argv[5], nullptr, 10) : 65534),
-                     cmd == "bench-cold");
     if (cmd == "direct") return direct(argc, argv);
     return usage();
 }

@@ -2,7 +2,8 @@
 
 Each attacker is a child /usr/bin/python3 run as another uid (setpriv); it
 prints one JSON object when done. Frames are built by the caller (djproto)
-and passed as hex, so the attackers speak whatever version the tests do.
+and passed as hex, so the attackers speak whatever version the tests do;
+FLOOD reads the answers with djproto's split_frames.
 
     spawn(uid, SCRIPT, *args)   Popen of SCRIPT as uid (a name, or a number
                                 with a group of the same number)
@@ -28,7 +29,8 @@ import subprocess
 import threading
 import time
 
-from fixtures_daemon import UID_BASE
+import djproto
+from fixtures_daemon import UID_BASE, setpriv
 
 DRIP = r'''
 import json, resource, select, socket, sys, time
@@ -89,8 +91,8 @@ out["open_at_end"] = len(conns)
 print(json.dumps(out))
 '''
 
-FLOOD = r'''
-import json, resource, selectors, socket, struct, sys, time
+FLOOD = djproto.source() + r'''
+import json, resource, selectors, socket, sys, time
 path, n, seconds, frame = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), bytes.fromhex(sys.argv[4])
 sel = selectors.DefaultSelector()
 counts, errors = {}, 0
@@ -125,11 +127,9 @@ while time.monotonic() < end:
             open_one()
             continue
         buf += data
-        while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
-            ln = struct.unpack(">I", buf[:4])[0]
-            st = buf[4 + 2]
+        for payload in split_frames(buf):
+            st = payload[2]
             counts[st] = counts.get(st, 0) + 1
-            del buf[:4 + ln]
             try:
                 s.sendall(frame)
             except OSError:
@@ -155,11 +155,7 @@ print(json.dumps(dict(made=made, errors=errors)))
 
 
 def spawn(uid, script, *args):
-    if isinstance(uid, int):
-        ids = ["--reuid=%d" % uid, "--regid=%d" % uid]
-    else:
-        ids = ["--reuid=" + uid, "--regid=" + ("nogroup" if uid == "nobody" else uid)]
-    return subprocess.Popen(["setpriv", *ids, "--clear-groups", "/usr/bin/python3", "-c", script,
+    return subprocess.Popen(setpriv(uid) + ["/usr/bin/python3", "-c", script,
                              *[str(a) for a in args]],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

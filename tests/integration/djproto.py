@@ -1,6 +1,12 @@
 """A small Python client for django-authd's wire protocol (common/protocol.h),
 for tests. Frames: u32 length, then version, op, status, reserved, body;
-integers big-endian; str = u32 length + bytes; list = u32 count + items."""
+integers big-endian; str = u32 length + bytes; list = u32 count + items.
+
+Every test speaks the protocol through this module: the Client, the fake
+daemons (fakedaemon.py), and the children run as other users (attackers.py,
+fixtures_daemon.run_as), which get source(), this file's text, at the top of
+their script."""
+import pathlib
 import socket
 import struct
 
@@ -15,6 +21,11 @@ STATUS_NAME = {v: k for k, v in STATUS.items()}
 REQUIRE_STAFF = 1
 REQUIRE_SUPERUSER = 2
 CHECK_ONLY = 1
+
+
+def source():
+    """This module's text, for Python children run as other users."""
+    return pathlib.Path(__file__).read_text()
 
 
 class ProtocolError(Exception):
@@ -38,6 +49,50 @@ def _list(items):
 def frame(op, body=b"", version=VERSION, status=0):
     payload = bytes([version, OP[op] if isinstance(op, str) else op, status, 0]) + body
     return struct.pack(">I", len(payload)) + payload
+
+
+def passwd_rec(name, uid, gid, gecos="", home="/", shell="/bin/sh"):
+    return _str(name) + _u32(uid) + _u32(gid) + _str(gecos) + _str(home) + _str(shell)
+
+
+def group_rec(name, gid, members=()):
+    return _str(name) + _u32(gid) + _list(list(members))
+
+
+def oversized(op, length, version=VERSION):
+    """The header of a frame that claims `length` bytes of payload, and the
+    payload's first four bytes: for the daemon's limits (send a prefix of
+    it for a frame cut short)."""
+    return _u32(length) + bytes([version, OP[op] if isinstance(op, str) else op, 0, 0])
+
+
+def recv_exact(sock, n):
+    """n bytes from sock; None when the peer closes first."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def read_frame(sock):
+    """One frame's payload (version, op, status, reserved, body); None when
+    the peer closes before a whole frame."""
+    head = recv_exact(sock, 4)
+    return None if head is None else recv_exact(sock, struct.unpack(">I", head)[0])
+
+
+def split_frames(buf):
+    """Removes every whole frame from the front of the bytearray buf and
+    returns their payloads."""
+    out = []
+    while len(buf) >= 4 and len(buf) >= 4 + struct.unpack_from(">I", buf)[0]:
+        n = struct.unpack_from(">I", buf)[0]
+        out.append(bytes(buf[4:4 + n]))
+        del buf[:4 + n]
+    return out
 
 
 class Reader:
@@ -87,20 +142,12 @@ class Client:
     def __exit__(self, *a):
         self.close()
 
-    def _recv(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ProtocolError("connection closed")
-            buf += chunk
-        return buf
-
     def raw(self, data):
         """Sends bytes, returns (op, status, Reader over the body)."""
         self.sock.sendall(data)
-        (n,) = struct.unpack(">I", self._recv(4))
-        payload = self._recv(n)
+        payload = read_frame(self.sock)
+        if payload is None:
+            raise ProtocolError("connection closed")
         if len(payload) < 4:
             raise ProtocolError("short frame")
         return payload[1], payload[2], Reader(payload[4:])

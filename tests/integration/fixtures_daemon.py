@@ -32,29 +32,47 @@ UID_BASE = 200000
 GID_BASE = 200000
 
 
-# A client for tests of who may do what: a child Python run as nobody, in which
-# call(op, body) sends one raw request and returns the answer's status byte and
-# s(text) encodes a string field. The test appends its own lines.
-NOBODY_CLIENT = r'''
-import socket, struct, sys
-def s(b): b = b.encode(); return struct.pack(">I", len(b)) + b
+# A client for tests of who may do what: a child Python run as another user,
+# with djproto in it, where send(data) sends raw bytes on a new connection to
+# the daemon at sys.argv[1] and returns the answer's status byte (-1: closed
+# unanswered), call(op, body) sends one request, s(text) and u32(n) encode
+# fields. The test appends its own lines.
+CHILD_CLIENT = r'''
+import sys
+s, u32 = _str, _u32
+def send(data):
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(20)
+        c.connect(sys.argv[1])
+        c.sendall(data)
+        p = read_frame(c)
+    return p[2] if p is not None and len(p) > 2 else -1
 def call(op, body):
-    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
-    p = bytes([2, op, 0, 0]) + body
-    c.sendall(struct.pack(">I", len(p)) + p)
-    n = struct.unpack(">I", c.recv(4))[0]
-    d = b""
-    while len(d) < n: d += c.recv(n - len(d))
-    return d[2]
+    return send(frame(op, body))
 '''
 
 
+def setpriv(user):
+    """The command prefix that runs a program as `user` (a name, with its
+    group, nobody's being nogroup; or a number, with the group of the same
+    number) and no supplementary groups."""
+    if isinstance(user, int):
+        ids = ["--reuid=%d" % user, "--regid=%d" % user]
+    else:
+        ids = ["--reuid=" + user, "--regid=" + ("nogroup" if user == "nobody" else user)]
+    return ["setpriv", *ids, "--clear-groups"]
+
+
+def run_as(user, socket_path, lines, *args, timeout=30):
+    """Runs CHILD_CLIENT followed by `lines` as `user` (see setpriv) against
+    the daemon at socket_path; further args follow it in sys.argv."""
+    return subprocess.run(setpriv(user) + ["/usr/bin/python3", "-c", djproto.source() + CHILD_CLIENT + lines,
+                                           str(socket_path), *[str(a) for a in args]],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def run_as_nobody(socket_path, lines):
-    """Runs NOBODY_CLIENT followed by `lines` as nobody:nogroup against the
-    daemon at socket_path."""
-    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
-                           "-c", NOBODY_CLIENT + lines, str(socket_path)],
-                          capture_output=True, text=True, timeout=30)
+    return run_as("nobody", socket_path, lines)
 
 
 def write_config(path, sections):

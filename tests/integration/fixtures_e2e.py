@@ -2,7 +2,7 @@
 Django site made by real Django (e2e_seed.py), django-authd over it, and a
 private mount namespace laid out like an installed system:
 
-  - /usr/lib/x86_64-linux-gnu/libnss_django.so.2 and .../security/pam_django.so
+  - /usr/lib/<multiarch>/libnss_django.so.2 and .../security/pam_django.so
     are the built modules (overlay), so the files of config/ are used as they
     are: PAM lines say plain `pam_django.so`, no socket= argument;
   - /run/django-auth is the daemon's socket directory;
@@ -29,7 +29,7 @@ from conftest import BUILD, SANITIZE, TOP, django_env
 from fixtures_daemon import GID_BASE, UID_BASE, Daemon
 from fixtures_db import free_port  # noqa: F401  (re-exported for the service tests)
 from mountns import MountNamespace
-from pam_util import ASAN_LIBS
+from sysarch import ASAN_LIBS
 
 HERE = pathlib.Path(__file__).resolve().parent
 CONFIG = TOP / "config"

@@ -1,4 +1,13 @@
-"""A private mount namespace that lasts for a whole test module.
+"""Private mount namespaces, the one way the tests (and bench/) get them.
+
+    private_argv(argv, setup)       one command in a namespace of its own, after
+                                    the shell commands `setup` (its mounts)
+    private_launcher(path, program, setup)
+                                    an executable script that runs program so
+                                    (for Daemon(binary=...))
+    MountNamespace                  a namespace that lasts for a whole test
+                                    module, which commands join
+
 
 Real services (sshd, Apache, vsftpd, glibc's NSS) read fixed paths: /etc/pam.d,
 /etc/nsswitch.conf, /run/..., the system library directory. Inside this
@@ -19,13 +28,33 @@ A `unshare -m` process holds the namespace open; commands join it with
 `nsenter`."""
 import os
 import pathlib
+import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
-LIBDIR = "/usr/lib/x86_64-linux-gnu"
+from sysarch import LIBDIR
+
+
+
+def private_argv(argv, setup=""):
+    """argv run in a mount namespace of its own (unshare -m, private
+    propagation), after the shell commands `setup`, which see argv as "$@"
+    (a failing setup fails the whole command)."""
+    script = ('%s && exec "$@"' % setup) if setup else 'exec "$@"'
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *[str(a) for a in argv]]
+
+
+def private_launcher(path, program, setup):
+    """Writes an executable script at `path` that runs `program` with its own
+    arguments as private_argv does: a daemon started through it has the
+    mounts of `setup`, and nothing else does."""
+    path = pathlib.Path(path)
+    path.write_text("#!/bin/sh\nexec %s \"$@\"\n" % shlex.join(private_argv([program], setup)))
+    path.chmod(0o755)
+    return path
 
 
 class MountNamespace:

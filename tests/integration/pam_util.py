@@ -8,20 +8,17 @@ import atexit
 import os
 import pathlib
 import shutil
-import socket
-import struct
 import subprocess
 import tempfile
-import threading
-import time
 import urllib.parse
 
 from conftest import BUILD, SANITIZE
+from mountns import private_argv
+from sysarch import ASAN_LIBS
 
 MODULE = BUILD / "pam_django.so"
 HARNESS = BUILD / "tests" / "pam_harness"
 PAM_WRAPPER = "libpam_wrapper.so"
-ASAN_LIBS = ["/usr/lib/x86_64-linux-gnu/libasan.so.8", "/usr/lib/x86_64-linux-gnu/libubsan.so.1"]
 
 # pam_strerror texts pamtester prints.
 STRERROR = {
@@ -147,10 +144,11 @@ def pamtester(confdir, service, user, password, ops=("authenticate", "acct_mgmt"
 
 # --- a scripted stand-in daemon -------------------------------------------------------
 
-from djproto import OP as OPS, STATUS as ST, Reader as _Cursor, _str as _s, _u32 as _u32
+import fakedaemon
+from djproto import OP as OPS, STATUS as ST, Reader as _Cursor, _str as _s, frame as _frame
 
 
-class FakeDaemon:
+class FakeDaemon(fakedaemon.FakeDaemon):
     """Answers Authenticate, Account and ChangePassword from `script`:
     script[(op_name, user)] = status name (or "silent": never answer), with
     script[(op_name, None)] as the default. Authenticate's default: Ok when
@@ -158,65 +156,15 @@ class FakeDaemon:
     request is appended to `requests` as a dict."""
 
     def __init__(self, password="right-password"):
-        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="djfake-"))
-        self.path = str(self.dir / "socket")
         self.password = password
         self.script = {}
         self.text = {}          # (op_name, user) -> reason/message text
-        self.requests = []
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.bind(self.path)
-        os.chmod(self.path, 0o666)
-        self._sock.listen(64)
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
     def stop(self):
-        self._stop = True
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        self._thread.join(timeout=5)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.close()
 
-    def _serve(self):
-        while not self._stop:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _read(conn, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = conn.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
-
-    def _conn(self, conn):
-        with conn:
-            while True:
-                head = self._read(conn, 4)
-                if head is None:
-                    return
-                body = self._read(conn, struct.unpack(">I", head)[0])
-                if body is None:
-                    return
-                reply = self._answer(body)
-                if reply is None:       # silent: hold the connection, say nothing
-                    time.sleep(30)
-                    return
-                conn.sendall(reply)
-
-    def _answer(self, body):
-        op = body[1]
+    def answer(self, op, body):
         c = _Cursor(body[4:])
         req = {"op": op}
         if op == OPS["Authenticate"]:
@@ -229,7 +177,7 @@ class FakeDaemon:
             req.update(name="ChangePassword", user=c.str(), old=c.str(), new=c.str(),
                        flags=c.u32())
         else:
-            return self._frame(op, ST["BadRequest"])
+            return _frame(op, status=ST["BadRequest"])
         self.requests.append(req)
         key = (req["name"], req["user"])
         status = self.script.get(key, self.script.get((req["name"], None)))
@@ -241,15 +189,10 @@ class FakeDaemon:
             else:
                 status = "Ok"
         if status == "silent":
-            return None
+            return fakedaemon.HOLD      # hold the connection, say nothing
         text = self.text.get(key, self.text.get((req["name"], None), ""))
         payload = b"" if req["name"] == "Authenticate" else _s(text)
-        return self._frame(op, ST[status], payload)
-
-    @staticmethod
-    def _frame(op, status, payload=b""):
-        p = bytes([2, op, status, 0]) + payload
-        return _u32(len(p)) + p
+        return _frame(op, payload, status=ST[status])
 
     def of(self, name):
         return [r for r in self.requests if r["name"] == name]
@@ -299,9 +242,8 @@ def run_with_syslog(cmd, input_text="", env=None):
     /dev is untouched."""
     import json
     args = dict(cmd=[str(c) for c in cmd], input=input_text, env=env or harness_env())
-    p = subprocess.run(["unshare", "-m", "--propagation", "private", "/usr/bin/python3", "-c",
-                        _SYSLOG_RUNNER, json.dumps(args)], capture_output=True, text=True,
-                       timeout=600)
+    p = subprocess.run(private_argv(["/usr/bin/python3", "-c", _SYSLOG_RUNNER, json.dumps(args)]),
+                       capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     return out, out["log"]

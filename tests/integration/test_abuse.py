@@ -4,7 +4,6 @@ the real module), hostile names through the raw protocol, PAM and NSS, and
 what debug logging writes (never a password, never a hash)."""
 import socket
 import sqlite3
-import struct
 import subprocess
 import time
 
@@ -320,9 +319,8 @@ def test_hostile_names_raw_protocol(daemon_sqlite):
     # A 1 MB name: past kMaxRequest, the connection is closed unread.
     s = socket.socket(socket.AF_UNIX)
     s.connect(str(d.socket))
-    body = bytes([2, 10, 0, 0]) + struct.pack(">I", 1 << 20) + b"a" * (1 << 20)
     try:
-        s.sendall(struct.pack(">I", len(body)) + body)
+        s.sendall(djproto.frame("PwByName", djproto._str("a" * (1 << 20))))
     except OSError:
         pass
     s.settimeout(5)

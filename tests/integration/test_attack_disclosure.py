@@ -36,7 +36,7 @@ def authctl(d, *args, as_nobody=False, **kw):
 # Account (staff required), Stats, then what NSS shows anyway: PwByName,
 # GroupsOfUser, Hello.
 ASK_ALL = '''
-print(call(3, s("user005") + struct.pack(">III", 0, 1, 0) + s("sshd")), call(31, b""),
+print(call(3, s("user005") + u32(0) + u32(1) + u32(0) + s("sshd")), call(31, b""),
       call(10, s("user005")), call(23, s("user005")), call(1, b""))
 '''
 

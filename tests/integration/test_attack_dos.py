@@ -20,6 +20,7 @@ real logins and uncached lookups, which must all be answered:
 import os
 import re
 import resource
+import shlex
 import socket
 import statistics
 import subprocess
@@ -28,7 +29,8 @@ import time
 import djproto
 from attackers import DRIP, FLOOD, STORM, result, root_beside, socket_fds, spawn
 from conftest import BUILD
-from fixtures_daemon import UID_BASE, Daemon, run_as_nobody
+from fixtures_daemon import UID_BASE, Daemon, run_as, run_as_nobody
+from mountns import private_launcher
 
 STATUS = djproto.STATUS
 
@@ -51,24 +53,8 @@ def auth_frame(user="user001", password="guess"):
 
 def www_data_logins(d, user, n=5):
     """n logins as www-data (an auth client), each on its own connection."""
-    script = r'''
-import socket, struct, sys
-frame = bytes.fromhex(sys.argv[2])
-out = []
-for _ in range(int(sys.argv[3])):
-    c = socket.socket(socket.AF_UNIX); c.settimeout(20); c.connect(sys.argv[1]); c.sendall(frame)
-    d = b""
-    while len(d) < 4 or len(d) < 4 + struct.unpack(">I", d[:4])[0]:
-        b = c.recv(4096)
-        if not b: break
-        d += b
-    out.append(d[6] if len(d) > 6 else -1)
-    c.close()
-print(" ".join(map(str, out)))
-'''
-    r = subprocess.run(["setpriv", "--reuid=www-data", "--regid=www-data", "--clear-groups", "/usr/bin/python3",
-                        "-c", script, str(d.socket), auth_frame(user["username"], user["password"]), str(n)],
-                       capture_output=True, text=True, timeout=120)
+    r = run_as("www-data", d.socket, 'print(*[send(bytes.fromhex(sys.argv[2])) for _ in range(int(sys.argv[3]))])',
+               auth_frame(user["username"], user["password"]), n, timeout=120)
     assert r.returncode == 0, r.stderr
     return [int(x) for x in r.stdout.split()]
 
@@ -99,7 +85,7 @@ def test_slow_drip_from_many_uids_never_locks_out_root_or_auth_clients(sqlite_po
                 # www-data logs in; nobody, a sixth unprivileged uid, looks
                 # up (the uid holding the most connections gives one up).
                 during["www"] = www_data_logins(d, users[0], 3)
-                during["nobody"] = run_as_nobody(d.socket, 'print(*[call(11, struct.pack(">I", %d)) '
+                during["nobody"] = run_as_nobody(d.socket, 'print(*[call(11, u32(%d)) '
                                                  'for _ in range(10)])' % uid)
         root, res = root_beside(d, users, attackers, sample)
         peak = peak[0]
@@ -241,15 +227,11 @@ def test_refusal_flood_logs_bounded_lines_with_counts(sqlite_population, tmp_pat
               % (denied, len(lines), elapsed, len(lines) / elapsed))
 
 
-SYSLOG_NS = r"""#!/bin/sh
 # django-authd in a mount namespace whose /dev/log is the test's socket (the
 # rest of /dev bound from the real one): what it sends to syslog is seen.
-T=%s
-exec unshare -m sh -c '
-mkdir -p "$0/olddev" && mount --rbind /dev "$0/olddev" && mount -t tmpfs tmpfs /dev &&
-for n in null zero full random urandom tty; do touch /dev/$n && mount --bind "$0/olddev/$n" /dev/$n; done &&
-mkdir /dev/shm && ln -s "$0/log" /dev/log && exec "$@"' "$T" %s "$@"
-"""
+SYSLOG_NS = ('T=%s && mkdir -p "$T/olddev" && mount --rbind /dev "$T/olddev" && mount -t tmpfs tmpfs /dev && '
+             'for n in null zero full random urandom tty; do touch /dev/$n && mount --bind "$T/olddev/$n" /dev/$n; '
+             'done && mkdir /dev/shm && ln -s "$T/log" /dev/log')
 
 
 def test_journal_stream_means_one_sink(sqlite_population, tmp_path):
@@ -263,9 +245,7 @@ def test_journal_stream_means_one_sink(sqlite_population, tmp_path):
     sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sink.bind(str(ns / "log"))
     sink.settimeout(0.2)
-    wrapper = tmp_path / "authd-ns"
-    wrapper.write_text(SYSLOG_NS % (ns, BUILD / "django-authd"))
-    wrapper.chmod(0o755)
+    wrapper = private_launcher(tmp_path / "authd-ns", BUILD / "django-authd", SYSLOG_NS % shlex.quote(str(ns)))
     got = []
     d = Daemon(BUILD, tmp_path / "d", pop.db_section, pop, binary=wrapper)
     d.logfile.touch()

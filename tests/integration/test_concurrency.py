@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import BUILD
+import djproto
 from djproto import Client
 from fixtures_daemon import GID_BASE, UID_BASE, Daemon
 
@@ -95,7 +96,6 @@ def test_connections_opened_and_dropped_mid_request(busy_daemon):
     many threads, while others get right answers; afterwards the daemon
     holds no more descriptors than before."""
     import socket
-    import struct
     errors = []
     uid = UID_BASE + busy_daemon.db.expected["users"]["user001"]["id"]
     with busy_daemon.client() as c:
@@ -108,8 +108,7 @@ def test_connections_opened_and_dropped_mid_request(busy_daemon):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 s.connect(str(busy_daemon.socket))
-                body = struct.pack(">I", 7) + b"user001"
-                frame = struct.pack(">I", 4 + len(body)) + bytes([2, 10, 0, 0]) + body
+                frame = djproto.frame("PwByName", djproto._str("user001"))
                 s.sendall(frame[: (k % len(frame)) + 1])
             except OSError:
                 pass

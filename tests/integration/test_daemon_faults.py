@@ -6,7 +6,6 @@ import os
 import pathlib
 import shutil
 import socket
-import struct
 import subprocess
 import tempfile
 import threading
@@ -201,7 +200,7 @@ CALLS = '''
 print(call(2, s("user001") + s("pw") + s("svc") + s("")),   # Authenticate
       call(10, s("user001")),                                 # PwByName
       call(30, b""),                                          # Flush
-      call(4, s("user001") + s("a") + s("b") + struct.pack(">I", 0) + s("svc")))  # ChangePassword
+      call(4, s("user001") + s("a") + s("b") + u32(0) + s("svc")))  # ChangePassword
 '''
 
 
@@ -236,7 +235,7 @@ def test_hostile_frames(daemon_sqlite):
         op, st, _ = c.raw(djproto.frame(99))
         assert st == djproto.STATUS["BadRequest"]
         # A string length beyond the frame.
-        op, st, _ = c.raw(djproto.frame("PwByName", struct.pack(">I", 1000) + b"abc"))
+        op, st, _ = c.raw(djproto.frame("PwByName", djproto._u32(1000) + b"abc"))
         assert st == djproto.STATUS["BadRequest"]
         # Trailing bytes.
         op, st, _ = c.raw(djproto.frame("PwByName", djproto._str("user001") + b"x"))
@@ -245,20 +244,20 @@ def test_hostile_frames(daemon_sqlite):
         op, st, _ = c.raw(djproto.frame("PwByName", djproto._str("user\0001")))
         assert st == djproto.STATUS["BadRequest"]
         # A list count the frame cannot hold.
-        op, st, _ = c.raw(djproto.frame("Account", djproto._str("u") + struct.pack(">I", 2**31)))
+        op, st, _ = c.raw(djproto.frame("Account", djproto._str("u") + djproto._u32(2**31)))
         assert st == djproto.STATUS["BadRequest"]
         assert c.pw_by_name("user001")["uid"] == 200001   # the connection still works
     # A length past the limit: the daemon closes without reading it.
     s = socket.socket(socket.AF_UNIX)
     s.connect(str(d.socket))
-    s.sendall(struct.pack(">I", 2**31) + b"\x02\x01\x00\x00")
+    s.sendall(djproto.oversized("Hello", 2**31))
     s.settimeout(5)
     assert s.recv(10) == b""
     s.close()
     # Half a frame, then the client goes away.
     s = socket.socket(socket.AF_UNIX)
     s.connect(str(d.socket))
-    s.sendall(struct.pack(">I", 100) + b"\x01")
+    s.sendall(djproto.oversized("Hello", 100)[:5])
     s.close()
     # Requests then shutdown of the writing side (as the modules send one):
     # every one answered in order (from the database, then from the cache),
@@ -275,12 +274,12 @@ def test_hostile_frames(daemon_sqlite):
             data += chunk
         s.close()
         ops, names = [], []
-        while data:
-            (n,) = struct.unpack(">I", data[:4])
-            payload, data = data[4:4 + n], data[4 + n:]
+        buf = bytearray(data)
+        for payload in djproto.split_frames(buf):
             ops.append(payload[1])
             if payload[1] == djproto.OP["PwByName"]:
                 names.append(djproto.Reader(payload[4:]).passwd()["name"])
+        assert not buf   # nothing but whole frames
         assert ops == [djproto.OP["PwByName"], djproto.OP["Hello"], djproto.OP["PwByName"]]
         assert names == ["user001", "user002"]
     with d.client() as c:

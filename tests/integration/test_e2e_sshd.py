@@ -16,7 +16,7 @@ import shutil
 import pytest
 
 from conftest import SANITIZE
-from pam_util import ASAN_LIBS
+from sysarch import ASAN_LIBS
 from fixtures_e2e import Server, free_port, public_tempdir
 
 

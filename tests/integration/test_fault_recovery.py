@@ -5,6 +5,7 @@ first host is down; the daemon itself killed (SIGKILL) and restarted under
 clients (protocol, PAM, NSS). Each time: the documented status, a log line,
 nothing past its bound, and never a wrong answer."""
 import os
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ import djproto
 from conftest import BUILD, SANITIZE
 from fixtures_daemon import Daemon
 from fixtures_db import free_port
+from mountns import private_launcher
 from nss_harness import NssRunner
 from pam_util import ServiceDir, harness
 
@@ -77,14 +79,9 @@ def test_sqlite_read_only_mount(sqlite_population, own_db, tmp_path):
     undo the login; a password change is refused as unavailable."""
     pop = sqlite_population
     (a,) = good_users(pop, 1)
-    wrapper = tmp_path / "authd-ro"
-    wrapper.write_text("#!/bin/sh\nmount --bind -o ro '%s' '%s' || exit 97\nexec '%s' \"$@\"\n"
-                       % (own_db.parent, own_db.parent, BUILD / "django-authd"))
-    wrapper.chmod(0o755)
-    # unshare -m: the read-only mount exists for the daemon only.
-    launcher = tmp_path / "authd"
-    launcher.write_text("#!/bin/sh\nexec unshare -m --propagation private '%s' \"$@\"\n" % wrapper)
-    launcher.chmod(0o755)
+    # In a namespace of its own: the read-only mount exists for the daemon only.
+    ro = shlex.quote(str(own_db.parent))
+    launcher = private_launcher(tmp_path / "authd", BUILD / "django-authd", "mount --bind -o ro %s %s" % (ro, ro))
     with Daemon(BUILD, tmp_path / "d", {"engine": "sqlite3", "name": str(own_db)}, pop, binary=launcher,
                 passwords={"update_last_login": True, "allow_change": True}) as d:
         with d.client() as c:

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import BUILD, SANITIZE
 from nss_harness import FakeDaemon, NssRunner
+from sysarch import LIBDIR
 
 USERS = [("alice", 20001, 20001, "Alice Liddell,Room 1", "/home/alice", "/bin/bash"),
          ("bob", 20002, 20001, "", "/home/bob", "/bin/sh")]
@@ -340,8 +341,8 @@ def test_setuid_programs_ignore_the_socket_variable(ns, daemon, tmp_path):
     os.chmod(plain, 0o755)
     os.chmod(suid, 0o4755)
     as_nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
-    overlay = ("mount -t overlay overlay -o lowerdir=/usr/lib/x86_64-linux-gnu,upperdir=%s,workdir=%s "
-               "/usr/lib/x86_64-linux-gnu && " % (upper, wd))
+    overlay = ("mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s && "
+               % (LIBDIR, upper, wd, LIBDIR))
     results = {}
     for what in ("true", plain + " pw alice", suid + " pw alice"):
         daemon.reset_counts()

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import BUILD, SANITIZE
 from fixtures_daemon import Daemon
-from nss_harness import NssRunner, daemon_stats
+from nss_harness import NssRunner
 from test_nss_daemon import expected_groups, expected_passwd
 
 
@@ -37,7 +37,8 @@ def ns(own):
 
 
 def requests(daemon):
-    return int(daemon_stats(str(daemon.socket))["requests"])
+    with daemon.client(timeout=5) as c:
+        return int(c.stats()["requests"])
 
 
 def cache_file(daemon):

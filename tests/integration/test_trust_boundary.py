@@ -9,6 +9,7 @@ real pamtester through pam_wrapper. useradd and groupadd (--prefix) change
 the host's files while the daemon runs."""
 import os
 import pathlib
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -20,8 +21,10 @@ import pytest
 import djproto
 from conftest import BUILD, SANITIZE, django_env
 from fixtures_daemon import GID_BASE, UID_BASE, Daemon, write_config
+from mountns import private_argv
 from nss_harness import NssRunner
 from pam_util import MODULE, PAM_WRAPPER, STRERROR, ServiceDir, pamtester
+from sysarch import ASAN_LIBS
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -251,13 +254,12 @@ def in_namespace_pamtester(passwd_text, services, service, user, password, ops):
         env = dict(os.environ)
         preload = [PAM_WRAPPER]
         if SANITIZE:
-            preload = ["/usr/lib/x86_64-linux-gnu/libasan.so.8", "/usr/lib/x86_64-linux-gnu/libubsan.so.1"] + preload
+            preload = ASAN_LIBS + preload
             env["ASAN_OPTIONS"] = "detect_leaks=0:halt_on_error=1"
         env.update(LD_PRELOAD=":".join(preload), PAM_WRAPPER="1", PAM_WRAPPER_SERVICE_DIR=str(services.path))
-        inner = 'mount --bind "$0" /etc/passwd && exec pamtester -v "$@"'
-        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", inner, str(passwd),
-                               service, user, *ops], input=password + "\n", env=env, capture_output=True,
-                              text=True, timeout=60)
+        return subprocess.run(private_argv(["pamtester", "-v", service, user, *ops],
+                                           "mount --bind %s /etc/passwd" % shlex.quote(str(passwd))),
+                              input=password + "\n", env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_module_asks_the_host_who_the_user_is(services, site, tmp_path):
