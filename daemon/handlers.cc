@@ -507,6 +507,7 @@ Reply Handler::throttle_op(Op op, proto::Reader& r, const Peer& peer) {
 Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
     std::string key(frame);
     if (auto hit = cache_.get(key)) return Reply{std::move(*hit), false};
+    const uint64_t read_at = cache_.generation();  // before the database is read
     proto::Writer w(op);
     Status s = Status::BadRequest;
     switch (op) {
@@ -521,7 +522,7 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
     }
     if (s == Status::BadRequest) return status_only(op, s);
     Reply reply = s == Status::Ok ? Reply{std::move(w.finish()), false} : status_only(op, s);
-    cache_.put(key, reply.frame, s == Status::Ok);
+    cache_.put(key, reply.frame, s == Status::Ok, Cache::Clock::now(), read_at);
     return reply;
 }
 
