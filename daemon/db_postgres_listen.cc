@@ -42,8 +42,13 @@ bool nap(std::stop_token stop, std::chrono::milliseconds d) {
 
 struct Conn {
     PGconn* c = nullptr;
-    ~Conn() {
+    Conn() = default;
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+    ~Conn() { close(); }
+    void close() {
         if (c) PQfinish(c);
+        c = nullptr;
     }
 };
 
@@ -141,7 +146,7 @@ void listen_postgres(const DatabaseConfig& cfg, std::stop_token stop, Invalidati
                          "change notifications: no triggers in the database (django-authctl install-triggers); "
                          "cached answers live their ttl");
             said_absent = true;
-            conn = {};
+            conn.close();
             if (nap(stop, std::chrono::seconds(30))) return;
             continue;
         }

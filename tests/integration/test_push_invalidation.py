@@ -229,7 +229,8 @@ def test_change_while_the_listener_is_killed_is_not_lost(site, listening):
                       "from django.contrib.auth.models import Group, User\n"
                       "with connection.cursor() as cur:\n"
                       "    cur.execute(\"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity\"\n"
-                      "                \" WHERE application_name = 'django-authd listen'\")\n"
+                      "                \" WHERE application_name = 'django-authd listen'\"\n"
+                      "                \" AND datname = current_database()\")\n"
                       "    print(cur.fetchone()[0])\n"
                       "User.objects.get(username='dave').groups.remove(Group.objects.get(name='devs'))\n")
     assert out.split() == ["1"]
@@ -253,8 +254,13 @@ def test_uninstalled_triggers_leave_the_ttl(site, listening, pg_cluster, tmp_pat
     psql_as_owner(pg_cluster, "push", sql)
     psql_as_owner(pg_cluster, "push", sql)
     assert psql_as_owner(pg_cluster, "push", TRIGGERS_SQL).split() == ["0", "0"]
+    count = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'django-authd listen'"
+             " AND datname = current_database()")
+    before = psql_as_owner(pg_cluster, "push", count).strip()   # the module's daemon, still listening
     with Daemon(BUILD, tmp_path / "d", pg_cluster.db_section("push"), cache=CACHE) as d:
         wait_log(d, "no triggers in the database")
+        # The connection that looked for them is closed, not kept.
+        assert eventually(lambda: psql_as_owner(pg_cluster, "push", count).strip(), before) == before
         with d.client() as c:
             assert passwd(c, "bob") == "bob"
             django(env, "from django.contrib.auth.models import User\n"
