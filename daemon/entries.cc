@@ -12,6 +12,11 @@ bool nss_name_ok(std::string_view name) {
     return true;
 }
 
+std::string_view without_trailing_spaces(std::string_view name) {
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    return name;
+}
+
 Entries::Entries(const NssConfig& cfg, uint32_t primary_gid, const HostNames* host)
     : cfg_(cfg), primary_gid_(primary_gid), host_(host) {}
 

@@ -19,6 +19,10 @@ namespace dj {
 // 255 bytes, no ':' ',' whitespace or control characters, not starting with
 // '+' or '-' (compat-mode markers), not "." or "..".
 bool nss_name_ok(std::string_view name);
+// `name` without trailing spaces. A lookup by name checks the name asked for
+// with it: a database whose collation pads (MySQL's PAD SPACE) finds "alice "
+// as alice, as Django there does, and the answer carries the stored name.
+std::string_view without_trailing_spaces(std::string_view name);
 
 class Entries {
 public:

@@ -21,7 +21,10 @@ void Invalidation::everything(const char* why) {
 }
 
 std::jthread start_invalidation(const Config& cfg, Invalidation& inv) {
-    if (!cfg.cache.invalidate || cfg.cache.positive_ttl <= 0) return {};
+    // MySQL/MariaDB has no notification to listen to yet: answers live their ttl.
+    if (!cfg.cache.invalidate || cfg.cache.positive_ttl <= 0 ||
+        (cfg.database.engine != "postgresql" && cfg.database.engine != "sqlite3"))
+        return {};
     const DatabaseConfig db = cfg.database;
     return std::jthread([db, &inv](std::stop_token stop) {
         try {

@@ -10,6 +10,7 @@
 //               four times a second (db_sqlite_watch.cc): any commit by
 //               another connection (Django's, or the daemon's own writes)
 //               changes it.
+//   MySQL       nothing yet: cached answers live their ttl.
 //
 // What is dropped: the lookup cache and the shared file, whole, on any
 // change of a user, group or membership (payloads "user:ID", "group:ID",

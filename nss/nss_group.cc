@@ -37,7 +37,7 @@ DJ_NSS_EXPORT enum nss_status _nss_django_getgrnam_r(const char* name, struct gr
         dj::proto::GroupView g;
         Result r = gr_by_name(name, g);
         if (r != Result::Ok) return failed(r, errnop);
-        if (g.name != name) return failed(Result::NotFound, errnop);
+        // Another spelling may come back: see _nss_django_getpwnam_r.
         return answer(g, result, buf, buflen, errnop);
     });
 }

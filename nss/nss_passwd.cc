@@ -37,8 +37,11 @@ DJ_NSS_EXPORT enum nss_status _nss_django_getpwnam_r(const char* name, struct pa
         dj::proto::PasswdView p;
         Result r = pw_by_name(name, p);
         if (r != Result::Ok) return failed(r, errnop);
-        // Exactly the name asked for: never hand out another spelling.
-        if (p.name != name) return failed(Result::NotFound, errnop);
+        // The entry may carry another spelling than the one asked for: the
+        // daemon finds names as the database compares them (MySQL's default
+        // collations ignore case and trailing spaces, as Django there does)
+        // and answers with the stored name, as sssd does for
+        // case-insensitive domains.
         return answer(p, result, buf, buflen, errnop);
     });
 }

@@ -101,7 +101,7 @@ int print_sql(const char* cmd, const char* section, int argc, char** argv) {
     wipe(cfg.database.password);
     if (cfg.database.engine != "postgresql")
         return fail(cmd, "[database] engine is " + cfg.database.engine +
-                             ": triggers are for PostgreSQL (SQLite changes are seen without them)");
+                             ": these triggers are for PostgreSQL (the daemon sees a SQLite file's changes by itself)");
     std::string sql;
     if (!render(section, cfg.database.schema, sql, error)) return fail(cmd, error);
     std::printf("BEGIN;\n%sCOMMIT;\n", sql.c_str());
