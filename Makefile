@@ -165,6 +165,14 @@ $(MYSQL_PLUGIN): $(call obj,daemon/db_mysql.cc daemon/mysql_text.cc) daemon/mysq
 $(B)/django-authctl: $(call obj,$(TOOL_SRCS)) $(B)/libdjcore.a $(B)/libdjclient.a
 	$(CXX) -pie -o $@ $^ $(LDFLAGS_ALL) $(LIBS_INI) $(LIBS_HASH)
 
+# The trigger SQL has one copy, in the Django app (its migration reads it);
+# django-authctl install-triggers prints it, built in as a string literal.
+$(B)/gen/notify_triggers_sql.inc: contrib/django_authd/sql/notify_triggers.sql
+	@mkdir -p $(dir $@)
+	{ printf 'R"djsql('; cat $<; printf ')djsql"\n'; } > $@
+$(B)/obj/tools/cmd_triggers.o: $(B)/gen/notify_triggers_sql.inc
+$(B)/obj/tools/cmd_triggers.o: CXXFLAGS_ALL += -I$(B)/gen
+
 # --- tests ---------------------------------------------------------------------
 # Each tests/unit/test_*.cc is one cmocka program; tests/helpers/*.cc are small
 # programs the integration tests drive (NSS and PAM harnesses).

@@ -187,6 +187,7 @@ struct Parser {
         num("cache.negative_ttl", c.negative_ttl, 0, 86400);
         num("cache.max_entries", c.max_entries, 0, 100000000);
         num("cache.max_bytes", c.max_bytes, 0, uint64_t(1) << 40);
+        flag("cache.invalidate", c.invalidate);
 
         auto& p = cfg->passwords;
         setters["passwords.hashers"] = [&p](const std::string& v, std::string& why) {

@@ -83,6 +83,8 @@ struct CacheConfig {
     int negative_ttl = 10;               // seconds
     size_t max_entries = 100000;
     size_t max_bytes = 64u * 1024 * 1024;
+    // Drop cached answers when the database changes (daemon/invalidation.h).
+    bool invalidate = true;
 };
 
 struct PasswordsConfig {

@@ -24,6 +24,8 @@ void Cache::erase(std::list<Entry>::iterator it) {
 std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::time_point now, bool count_miss) {
     std::optional<std::vector<uint8_t>> value;
     Clock::time_point expires;
+    uint64_t shared_gen = 0;
+    SharedCache* sh = shared_.load();
     {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = index_.find(key);
@@ -40,19 +42,26 @@ std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::ti
         ++hits_;
         value = it->second->value;
         expires = it->second->expires;
+        if (sh) shared_gen = sh->generation();
     }
     // Asked over the socket although cached: the shared copy was lost (slot
-    // taken by another key, or a new file). Publish it again.
-    if (SharedCache* sh = shared_.load()) sh->put(key, *value, mono_ns(expires));
+    // taken by another key, or a new file). Publish it again, unless a flush
+    // came meanwhile (the file's generation moved).
+    if (sh) sh->put(key, *value, mono_ns(expires), shared_gen);
     return value;
 }
 
-void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool found, Clock::time_point now) {
+void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool found, Clock::time_point now,
+                std::optional<uint64_t> read_at) {
     auto ttl = found ? positive_ttl_ : negative_ttl_;
     size_t size = key.size() + value.size();
     if (ttl.count() <= 0 || max_entries_ == 0 || size > max_bytes_) return;
+    uint64_t shared_gen = 0;
+    SharedCache* sh = shared_.load();
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (read_at && *read_at != generation_) return;
+        if (sh) shared_gen = sh->generation();
         auto it = index_.find(key);
         if (it != index_.end()) erase(it->second);
         while (!lru_.empty() && (index_.size() >= max_entries_ || bytes_ + size > max_bytes_)) {
@@ -63,17 +72,23 @@ void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool 
         index_.emplace(key, lru_.begin());
         bytes_ += size;
     }
-    if (SharedCache* sh = shared_.load()) sh->put(key, value, mono_ns(now + ttl));
+    if (sh) sh->put(key, value, mono_ns(now + ttl), shared_gen);
 }
 
 void Cache::flush() {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        lru_.clear();
-        index_.clear();
-        bytes_ = 0;
-    }
+    // The shared file is flushed under the lock too: a put or get that
+    // took its generation before cannot publish into it afterwards.
+    std::lock_guard<std::mutex> lock(mutex_);
+    lru_.clear();
+    index_.clear();
+    bytes_ = 0;
+    ++generation_;
     if (SharedCache* sh = shared_.load()) sh->flush();
+}
+
+uint64_t Cache::generation() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return generation_;
 }
 
 Cache::Stats Cache::stats() const {

@@ -29,9 +29,14 @@ public:
     std::optional<std::vector<uint8_t>> get(const std::string& key, Clock::time_point now = Clock::now(),
                                             bool count_miss = true);
     // `found`: a positive answer (positive lifetime) or a negative one.
+    // `read_at`: generation() taken before the answer was read from the
+    // database; when a flush came since, the answer may predate the change
+    // that caused it and is not kept.
     void put(const std::string& key, const std::vector<uint8_t>& value, bool found,
-             Clock::time_point now = Clock::now());
+             Clock::time_point now = Clock::now(), std::optional<uint64_t> read_at = std::nullopt);
     void flush();
+    // Bumped by every flush.
+    uint64_t generation() const;
     // Also publish by-key answers to the shared file, and flush it with the
     // cache (nullptr: stop). Not owned; must outlive the cache's use.
     void share(SharedCache* shared) { shared_.store(shared); }
@@ -55,6 +60,7 @@ private:
     std::list<Entry> lru_;  // front: most recently used
     std::unordered_map<std::string, std::list<Entry>::iterator> index_;
     size_t bytes_ = 0;
+    uint64_t generation_ = 0;
     uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;
     std::atomic<SharedCache*> shared_{nullptr};
 };

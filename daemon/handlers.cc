@@ -512,6 +512,7 @@ Reply Handler::throttle_op(Op op, proto::Reader& r, const Peer& peer) {
 Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
     std::string key(frame);
     if (auto hit = cache_.get(key)) return Reply{std::move(*hit), false};
+    const uint64_t read_at = cache_.generation();  // before the database is read
     proto::Writer w(op);
     Status s = Status::BadRequest;
     std::string stored;
@@ -536,11 +537,11 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
         std::string ckey(f.begin() + 4, f.end());
         if (ckey != key) {
             if (auto hit = cache_.get(ckey)) return Reply{std::move(*hit), false};
-            cache_.put(ckey, reply.frame, true);
+            cache_.put(ckey, reply.frame, true, Cache::Clock::now(), read_at);
             return reply;
         }
     }
-    cache_.put(key, reply.frame, s == Status::Ok);
+    cache_.put(key, reply.frame, s == Status::Ok, Cache::Clock::now(), read_at);
     return reply;
 }
 

@@ -25,6 +25,7 @@
 #include "daemon/mysql_plugin.h"
 #include "daemon/mysql_text.h"
 #include "daemon/handlers.h"
+#include "daemon/invalidation.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
 #include "daemon/password_rules.h"
@@ -239,6 +240,7 @@ int run(int argc, char** argv) {
     dj::Cache cache(std::chrono::seconds(cfg.cache.positive_ttl), std::chrono::seconds(cfg.cache.negative_ttl),
                     cfg.cache.max_entries, cfg.cache.max_bytes);
     cache.share(shared.get());
+    dj::Invalidation invalidation(cache);
     dj::Handler handler(cfg, *db, *hashers, cache, std::move(clients), primary_gid);
     dj::log::say(LOG_INFO, "%s listening on %s (%s), preferred hasher %s", dj::kDaemonVersion,
                  own_socket ? cfg.daemon.socket.c_str() : "socket from systemd", db->describe().c_str(),
@@ -248,6 +250,7 @@ int run(int argc, char** argv) {
     int rc;
     {
         std::jthread watch = watch_host_names(handler, cfg.passwords.site_params_interval, site_read);
+        std::jthread changes = dj::start_invalidation(cfg, invalidation);
         dj::Server server(listen_fd, handler, so);
         rc = server.run(cache, shared.get());
     }

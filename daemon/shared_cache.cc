@@ -139,7 +139,8 @@ std::unique_ptr<SharedCache> SharedCache::create(const std::string& path, uint32
 
 SharedCache::~SharedCache() { retire(); }
 
-void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns) {
+void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns,
+                      uint64_t generation) {
     // `frame` is a finished response (u32 length first); readers get it
     // without the length, as client::call returns frames.
     // Only entries found are published: the file is readable by every
@@ -157,6 +158,7 @@ void SharedCache::put(std::string_view key, const std::vector<uint8_t>& frame, i
     std::lock_guard<std::mutex> lock(mutex_);
     if (retired_) return;
     const uint64_t gen = __atomic_load_n(&header_of(base_)->generation, __ATOMIC_RELAXED);
+    if (generation != 0 && generation != gen) return;
     const int64_t now = shm::monotonic_ns();
     auto slot_at = [&](uint32_t i) { return base_ + sizeof(shm::Header) + size_t(i) * slot_size_; };
     auto head_at = [&](uint32_t i) { return reinterpret_cast<shm::SlotHead*>(slot_at(i)); };
@@ -239,6 +241,12 @@ void SharedCache::wipe_locked() {
 void SharedCache::flush() {
     std::lock_guard<std::mutex> lock(mutex_);
     wipe_locked();
+}
+
+uint64_t SharedCache::generation() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (retired_ || base_ == nullptr) return 0;
+    return __atomic_load_n(&header_of(base_)->generation, __ATOMIC_RELAXED);
 }
 
 void SharedCache::beat(int64_t now_ns) {

@@ -33,10 +33,15 @@ public:
     // Publishes the response for `key` (a request frame without its length):
     // `frame` is the finished response frame as the daemon sends it (with its
     // length), valid until `expires_ns` (CLOCK_MONOTONIC). Only by-key
-    // lookups are published, and only when they fit a slot.
-    void put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns);
+    // lookups are published, and only when they fit a slot. `generation`
+    // (from generation(), 0: any): nothing is written when a flush came
+    // since it was taken.
+    void put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns,
+             uint64_t generation = 0);
     // Every record published so far becomes stale at once and is zeroed.
     void flush();
+    // The file's generation, bumped by every flush (0 once retired).
+    uint64_t generation();
     // The heartbeat (client_mmap.h): stamps the header with the time now
     // (monotonic `now_ns`) unless it was stamped less than half an interval
     // ago. Called by every event loop at least once per interval, and by

@@ -25,6 +25,10 @@ const Command kCommands[] = {
     {"flush", "empty django-authd's lookup cache (root only)", cmd_flush},
     {"throttle", "list failed-login counts and lockouts, of everyone or of USER (root only)", cmd_throttle},
     {"reset", "clear a user's failed logins and lockout (--client CLIENT: a client's) (root only)", cmd_reset},
+    {"install-triggers", "print the SQL that makes PostgreSQL notify django-authd of changes (--print)",
+     cmd_install_triggers},
+    {"uninstall-triggers", "print the SQL that removes what install-triggers installs (--print)",
+     cmd_uninstall_triggers},
 };
 const size_t kCommandCount = sizeof kCommands / sizeof kCommands[0];
 

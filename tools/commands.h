@@ -52,4 +52,8 @@ int cmd_flush(int argc, char** argv);
 int cmd_throttle(int argc, char** argv);
 int cmd_reset(int argc, char** argv);
 
+// PostgreSQL change notification SQL (cmd_triggers.cc).
+int cmd_install_triggers(int argc, char** argv);
+int cmd_uninstall_triggers(int argc, char** argv);
+
 }  // namespace dj::ctl

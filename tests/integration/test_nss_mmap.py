@@ -24,7 +24,10 @@ def own(sqlite_population, tmp_path_factory):
     d = tmp_path_factory.mktemp("mmap")
     db = d / "db.sqlite3"
     shutil.copyfile(sqlite_population.db_section["name"], db)
-    daemon = Daemon(BUILD, d / "daemon", dict(engine="sqlite3", name=str(db)), sqlite_population)
+    # Changes are seen through a flush here, not by the daemon's own watch
+    # of the file (test_push_invalidation.py).
+    daemon = Daemon(BUILD, d / "daemon", dict(engine="sqlite3", name=str(db)), sqlite_population,
+                    cache={"invalidate": False})
     daemon.env = dict(sqlite_population.env, DJ_DB_NAME=str(db))
     daemon.start()
     yield daemon

@@ -4,7 +4,8 @@
 // a corrupt or hostile file (random bytes, flipped bytes, wrong owner or mode)
 // never crashes a reader nor yields anything but the right answer or a miss;
 // a reader racing the writer never sees a torn record; the heartbeat tells
-// a stamping daemon from a stuck one, and doubt from either.
+// a stamping daemon from a stuck one, and doubt from either; an answer read
+// before a flush is not published after it.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <signal.h>
@@ -31,6 +32,7 @@ extern "C" {
 
 #include "common/client_mmap.h"
 #include "common/protocol.h"
+#include "daemon/cache.h"
 #include "daemon/shared_cache.h"
 
 namespace {
@@ -94,6 +96,33 @@ int teardown(void**) {
     unlink(g_path.c_str());
     rmdir(g_dir.c_str());
     return 0;
+}
+
+// A flush (a change notified by the database) between reading an answer and
+// caching it: the answer may predate the change, so neither the cache nor the
+// shared file keeps it. Nor does a publication that took the file's
+// generation before a flush.
+void test_put_after_flush_is_dropped(void**) {
+    auto shared = make();
+    dj::Cache cache(std::chrono::seconds(3600), std::chrono::seconds(3600), 100, 1 << 20);
+    cache.share(shared.get());
+    auto req = request(dj::proto::Op::GrByName, "ops");
+    auto frame = group_frame("ops", 200001, 2);
+    std::string got;
+    const uint64_t read_at = cache.generation();
+    cache.flush();
+    cache.put(key_of(req), frame, true, dj::Cache::Clock::now(), read_at);
+    assert_false(cache.get(key_of(req)).has_value());
+    assert_false(dj::shm::lookup(key_of(req), got));
+    cache.put(key_of(req), frame, true, dj::Cache::Clock::now(), cache.generation());
+    assert_true(cache.get(key_of(req)).has_value());
+    assert_true(dj::shm::lookup(key_of(req), got));
+    const uint64_t file_gen = shared->generation();
+    cache.flush();
+    assert_false(dj::shm::lookup(key_of(req), got));
+    shared->put(key_of(req), frame, later(), file_gen);
+    assert_false(dj::shm::lookup(key_of(req), got));
+    cache.share(nullptr);
 }
 
 void test_round_trip(void**) {
@@ -566,6 +595,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_flush_and_expiry),
+        cmocka_unit_test(test_put_after_flush_is_dropped),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_only_found_and_wiped),
         cmocka_unit_test(test_retired_and_replaced),

@@ -1,0 +1,190 @@
+// PostgreSQL change notifications (see invalidation.h): LISTEN django_auth on
+// a connection of its own (to the server of [database]: a pooler in
+// transaction mode would not deliver notifications), for as long as the
+// daemon runs.
+#include <postgresql/libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "daemon/db_postgres.h"
+#include "daemon/invalidation.h"
+#include "daemon/log.h"
+
+namespace dj::db {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kChannel = "django_auth";
+constexpr int kStatementTimeoutMs = 10000;
+
+std::string one_line(const char* msg) {
+    std::string s = msg ? msg : "";
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s;
+}
+
+// Sleeps `d` unless asked to stop first; true when asked.
+bool nap(std::stop_token stop, std::chrono::milliseconds d) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait_for(lock, stop, d, [] { return false; });
+    return stop.stop_requested();
+}
+
+struct Conn {
+    PGconn* c = nullptr;
+    Conn() = default;
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+    ~Conn() { close(); }
+    void close() {
+        if (c) PQfinish(c);
+        c = nullptr;
+    }
+};
+
+PGconn* connect(const DatabaseConfig& cfg, std::string& error) {
+    auto params = PostgresEngine::conninfo(cfg);
+    auto set = [&params](const char* k, const char* v, bool override_given) {
+        for (auto& p : params)
+            if (p.first == k) {
+                if (override_given) p.second = v;
+                return;
+            }
+        params.emplace_back(k, v);
+    };
+    // A peer that vanishes without a word (a network cut) is noticed too.
+    set("keepalives_idle", "10", false);
+    set("keepalives_interval", "5", false);
+    set("keepalives_count", "3", false);
+    set("application_name", "django-authd listen", true);
+    std::vector<const char*> keys, values;
+    for (auto& [k, v] : params) {
+        keys.push_back(k.c_str());
+        values.push_back(v.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    PGconn* c = PQconnectdbParams(keys.data(), values.data(), 0);
+    if (c && PQstatus(c) == CONNECTION_OK && PQsetnonblocking(c, 1) == 0) return c;
+    error = c ? one_line(PQerrorMessage(c)) : "out of memory";
+    if (c) PQfinish(c);
+    return nullptr;
+}
+
+// Runs `sql` (no parameters) within the statement timeout; the first row's
+// first value in `value` ("" when none). False on any failure.
+bool exec(PGconn* c, const char* sql, std::string& value, std::string& error) {
+    value.clear();
+    if (!PQsendQuery(c, sql)) return error = one_line(PQerrorMessage(c)), false;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(kStatementTimeoutMs);
+    while (PQflush(c) == 1 || PQisBusy(c)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return error = "statement timeout", false;
+        pollfd p{PQsocket(c), POLLIN, 0};
+        if (poll(&p, 1, int(left)) < 0 && errno != EINTR) return error = "poll failed", false;
+        if (!PQconsumeInput(c)) return error = one_line(PQerrorMessage(c)), false;
+    }
+    bool ok = true;
+    while (PGresult* r = PQgetResult(c)) {
+        const auto st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            ok = false;
+            error = one_line(PQresultErrorMessage(r));
+        } else if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && PQnfields(r) > 0) {
+            value = PQgetvalue(r, 0, 0);
+        }
+        PQclear(r);
+    }
+    return ok;
+}
+
+// Takes the notifications libpq has read.
+std::vector<std::string> take_notifies(PGconn* c) {
+    std::vector<std::string> out;
+    while (PGnotify* n = PQnotifies(c)) {
+        out.emplace_back(n->extra ? n->extra : "");
+        PQfreemem(n);
+    }
+    return out;
+}
+
+}  // namespace
+
+void listen_postgres(const DatabaseConfig& cfg, std::stop_token stop, Invalidation& inv) {
+    bool said_absent = false, said_down = false;
+    while (!stop.stop_requested()) {
+        Conn conn;
+        std::string error, value;
+        conn.c = connect(cfg, error);
+        if (!conn.c) {
+            if (!said_down) log::say(LOG_WARNING, "change notifications: cannot connect (%s); retrying", error.c_str());
+            said_down = true;
+            if (nap(stop, std::chrono::seconds(2))) return;
+            continue;
+        }
+        said_down = false;
+        // The triggers' function, in a schema the connection sees.
+        if (!exec(conn.c, "SELECT count(*) FROM pg_catalog.pg_proc WHERE proname = 'django_auth_notify'", value,
+                  error)) {
+            log::say(LOG_WARNING, "change notifications: %s; retrying", error.c_str());
+            if (nap(stop, std::chrono::seconds(2))) return;
+            continue;
+        }
+        if (value == "0") {
+            if (!said_absent)
+                log::say(LOG_INFO,
+                         "change notifications: no triggers in the database (django-authctl install-triggers); "
+                         "cached answers live their ttl");
+            said_absent = true;
+            conn.close();
+            if (nap(stop, std::chrono::seconds(30))) return;
+            continue;
+        }
+        said_absent = false;
+        if (!exec(conn.c, "LISTEN django_auth", value, error)) {
+            log::say(LOG_WARNING, "change notifications: LISTEN: %s; retrying", error.c_str());
+            if (nap(stop, std::chrono::seconds(2))) return;
+            continue;
+        }
+        // What changed before LISTEN took effect was not notified.
+        inv.everything("listening for database changes");
+        log::say(LOG_INFO, "change notifications: listening on channel %s", kChannel);
+        for (;;) {
+            pollfd p{PQsocket(conn.c), POLLIN, 0};
+            const int r = poll(&p, 1, 500);
+            if (stop.stop_requested()) return;
+            if (r < 0 && errno != EINTR) {
+                error = "poll failed";
+                break;
+            }
+            if (r <= 0) continue;
+            if (!PQconsumeInput(conn.c) || PQstatus(conn.c) != CONNECTION_OK) {
+                error = one_line(PQerrorMessage(conn.c));
+                break;
+            }
+            // Stray results (none are expected) are read and dropped.
+            while (!PQisBusy(conn.c))
+                if (PGresult* res = PQgetResult(conn.c)) PQclear(res);
+                else break;
+            auto payloads = take_notifies(conn.c);
+            if (!payloads.empty()) inv.notified(payloads);
+        }
+        // Whatever was notified while the connection was going is lost.
+        inv.everything("the listening connection was lost");
+        log::say(LOG_WARNING, "change notifications: connection lost (%s); cache flushed, listening again",
+                 error.c_str());
+        if (nap(stop, std::chrono::milliseconds(200))) return;
+    }
+}
+
+}  // namespace dj::db
