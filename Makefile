@@ -67,13 +67,14 @@ LIBS_INI   = $(call PC,inih)
 LIBS_UNIT  = $(call PC,cmocka)
 
 # --- sources -----------------------------------------------------------------
-# common/ holds two kinds of code. What the PAM and NSS modules share (wire
-# protocol, socket client, name rules) is "client" code: libc and libstdc++
-# only. Everything else in common/ (hashers, config) is "core": the daemon and
-# the CLI link it, the modules never do.
-CLIENT_SRCS := $(sort $(wildcard common/proto*.cc common/client*.cc common/names*.cc))
-CORE_SRCS   := $(filter-out $(CLIENT_SRCS),$(sort $(wildcard common/*.cc)))
-DAEMON_SRCS := $(filter-out daemon/main.cc,$(sort $(wildcard daemon/*.cc)))
+# common/ is what the PAM and NSS modules link ("client" code: wire protocol,
+# socket client, shared cache reader, name rules; libc and libstdc++ only).
+# "Core" is what the daemon and the CLI share and the modules never link:
+# Django's password hashers (passwords/) and the configuration file reader
+# (daemon/config.cc).
+CLIENT_SRCS := $(sort $(wildcard common/*.cc))
+CORE_SRCS   := $(sort $(wildcard passwords/*.cc)) daemon/config.cc
+DAEMON_SRCS := $(filter-out daemon/main.cc $(CORE_SRCS),$(sort $(wildcard daemon/*.cc)))
 NSS_SRCS    := $(sort $(wildcard nss/*.cc))
 PAM_SRCS    := $(sort $(wildcard pam/*.cc))
 TOOL_SRCS   := $(sort $(wildcard tools/*.cc))

@@ -15,7 +15,7 @@
 // some other user in a shared directory is refused.
 //
 // A daemon known not to answer (the heartbeat in its shared file beside the
-// socket is stale, see client_mmap.h) is not asked: call() fails at once, as
+// socket is stale, see common/shared_cache.h) is not asked: call() fails at once, as
 // for a daemon that is not there, instead of waiting its whole timeout.
 #include "common/client.h"
 
@@ -30,7 +30,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "common/client_mmap.h"
+#include "common/shared_cache.h"
 
 namespace dj::client {
 namespace {

@@ -1,5 +1,5 @@
-// The shared lookup cache's reader; see client_mmap.h.
-#include "common/client_mmap.h"
+// The shared lookup cache's reader; see shared_cache.h.
+#include "common/shared_cache.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -144,7 +144,7 @@ void unmap_locked() noexcept {
     g_map = Map{};
 }
 
-// Opens `path` when it may be trusted (see client_mmap.h: a regular file
+// Opens `path` when it may be trusted (see shared_cache.h: a regular file
 // owned by root or its directory's owner, writable by nobody else, of a
 // plausible size); -1 otherwise. The caller checks the daemon's lock.
 int open_trusted(const std::string& path, struct stat& st) {

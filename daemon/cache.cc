@@ -1,6 +1,6 @@
 #include "daemon/cache.h"
 
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 
 namespace dj {
 namespace {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/sql.h"
 
 typedef struct pg_conn PGconn;

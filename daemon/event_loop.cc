@@ -15,7 +15,7 @@
 #include "common/protocol.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 
 namespace dj {
 namespace {
@@ -153,7 +153,7 @@ void EventLoop::run(int extra_fd, const std::function<void()>& on_extra) {
     }
     auto last_sweep = Clock::now();
     epoll_event events[64];
-    // The heartbeat (common/client_mmap.h) is stamped here, by the loop
+    // The heartbeat (common/shared_cache.h) is stamped here, by the loop
     // itself, so that it stops when the loop stops: every loop wakes at
     // least once per interval for it (SharedCache::beat skips the stamps
     // another loop just made), and any loop that runs keeps it fresh, as any

@@ -375,7 +375,7 @@ bool Handler::may_log_in(std::string_view service, UserGroups& groups) {
 std::string Handler::access_rule(std::string_view service) const {
     bool listed = false;
     const auto& allowed = cfg_.access.rule_for(service, &listed);
-    std::string rule = "[access] " + (listed ? log::printable(fold_name(service)) : std::string("default")) + " = ";
+    std::string rule = "[access] " + (listed ? log::printable(names::fold(service)) : std::string("default")) + " = ";
     for (size_t i = 0; i < allowed.size(); ++i) rule += (i ? ", " : "") + log::printable(allowed[i]);
     if (allowed.empty()) rule += "(nobody)";
     if (!listed) rule += " (service '" + log::printable(service) + "' has no line)";
@@ -523,7 +523,7 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
 Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
-    if (!nss_name_ok(name)) return Status::NotFound;
+    if (!names::nss_ok(name)) return Status::NotFound;
     auto u = db_.user_by_name(name);
     if (!u) return Status::NotFound;
     wipe(u->password);
@@ -675,7 +675,7 @@ Status Handler::gr_list(proto::Reader& r, proto::Writer& w) {
 Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
-    if (!nss_name_ok(name)) return Status::NotFound;
+    if (!names::nss_ok(name)) return Status::NotFound;
     auto u = db_.user_by_name(name);
     if (!u || !entries_.passwd(*u)) return Status::NotFound;
     wipe(u->password);

@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config.h"
-#include "common/hashers.h"
+#include "daemon/config.h"
+#include "passwords/hashers.h"
 #include "common/protocol.h"
 #include "daemon/cache.h"
 #include "daemon/db.h"

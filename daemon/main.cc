@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/cache.h"
 #include "daemon/check_config.h"
 #include "daemon/db_postgres.h"
@@ -27,7 +27,7 @@
 #include "daemon/password_rules.h"
 #include "daemon/privs.h"
 #include "daemon/server.h"
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 #include "daemon/sql.h"
 #include "daemon/startup.h"
 

@@ -1,4 +1,4 @@
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

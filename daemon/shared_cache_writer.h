@@ -1,4 +1,4 @@
-// The writer side of the shared lookup cache (common/client_mmap.h describes
+// The writer side of the shared lookup cache (common/shared_cache.h describes
 // the file): django-authd publishes the by-key lookup answers it caches into
 // <socket dir>/cache, so that clients answer warm lookups from a read-only
 // mapping without a socket round trip.
@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/client_mmap.h"
+#include "common/shared_cache.h"
 
 namespace dj {
 

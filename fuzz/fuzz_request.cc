@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 #include "common/protocol.h"
 #include "daemon/cache.h"
 #include "daemon/db.h"

@@ -1,5 +1,5 @@
-// The shared lookup cache: the daemon's writer (daemon/shared_cache.cc) and
-// the clients' reader (common/client_mmap.cc) on a real file. Answers round
+// The shared lookup cache: the daemon's writer (daemon/shared_cache_writer.cc) and
+// the clients' reader (common/shared_cache.cc) on a real file. Answers round
 // trip; flush, expiry, retirement and replacement make readers miss or re-map;
 // a corrupt or hostile file (random bytes, flipped bytes, wrong owner or mode)
 // never crashes a reader nor yields anything but the right answer or a miss;
@@ -29,9 +29,9 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include "common/client_mmap.h"
+#include "common/shared_cache.h"
 #include "common/protocol.h"
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 
 namespace {
 
