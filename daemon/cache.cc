@@ -43,7 +43,7 @@ std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::ti
     }
     // Asked over the socket although cached: the shared copy was lost (slot
     // taken by another key, or a new file). Publish it again.
-    if (SharedCache* sh = shared_.load()) sh->put(key, *value, mono_ns(expires));
+    if (SharedCacheWriter* sh = shared_.load()) sh->put(key, *value, mono_ns(expires));
     return value;
 }
 
@@ -63,7 +63,7 @@ void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool 
         index_.emplace(key, lru_.begin());
         bytes_ += size;
     }
-    if (SharedCache* sh = shared_.load()) sh->put(key, value, mono_ns(now + ttl));
+    if (SharedCacheWriter* sh = shared_.load()) sh->put(key, value, mono_ns(now + ttl));
 }
 
 void Cache::flush() {
@@ -73,7 +73,7 @@ void Cache::flush() {
         index_.clear();
         bytes_ = 0;
     }
-    if (SharedCache* sh = shared_.load()) sh->flush();
+    if (SharedCacheWriter* sh = shared_.load()) sh->flush();
 }
 
 Cache::Stats Cache::stats() const {

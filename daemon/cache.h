@@ -16,7 +16,7 @@
 
 namespace dj {
 
-class SharedCache;
+class SharedCacheWriter;
 
 class Cache {
 public:
@@ -32,9 +32,9 @@ public:
     void put(const std::string& key, const std::vector<uint8_t>& value, bool found,
              Clock::time_point now = Clock::now());
     void flush();
-    // Also publish by-key answers to the shared file, and flush it with the
+    // Also publish by-key answers to the shared cache file, and flush it with the
     // cache (nullptr: stop). Not owned; must outlive the cache's use.
-    void share(SharedCache* shared) { shared_.store(shared); }
+    void share(SharedCacheWriter* shared) { shared_.store(shared); }
 
     struct Stats {
         uint64_t hits = 0, misses = 0, entries = 0, bytes = 0, evictions = 0;
@@ -56,7 +56,7 @@ private:
     std::unordered_map<std::string, std::list<Entry>::iterator> index_;
     size_t bytes_ = 0;
     uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;
-    std::atomic<SharedCache*> shared_{nullptr};
+    std::atomic<SharedCacheWriter*> shared_{nullptr};
 };
 
 }  // namespace dj

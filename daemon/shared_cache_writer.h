@@ -16,7 +16,7 @@
 
 namespace dj {
 
-class SharedCache {
+class SharedCacheWriter {
 public:
     // Creates a fresh file beside `path` and renames it over `path` (an
     // existing file of ours there is marked retired first, so readers of a
@@ -24,11 +24,11 @@ public:
     // The daemon's mapping of it is read-only but while a record is written
     // or wiped (the pages concerned only, under the mutex), and is left out
     // of core dumps.
-    static std::unique_ptr<SharedCache> create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
+    static std::unique_ptr<SharedCacheWriter> create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
                                                std::string& error);
-    ~SharedCache();  // retires the file (see retire())
-    SharedCache(const SharedCache&) = delete;
-    SharedCache& operator=(const SharedCache&) = delete;
+    ~SharedCacheWriter();  // retires the file (see retire())
+    SharedCacheWriter(const SharedCacheWriter&) = delete;
+    SharedCacheWriter& operator=(const SharedCacheWriter&) = delete;
 
     // Publishes the response for `key` (a request frame without its length):
     // `frame` is the finished response frame as the daemon sends it (with its
@@ -37,7 +37,7 @@ public:
     void put(std::string_view key, const std::vector<uint8_t>& frame, int64_t expires_ns);
     // Every record published so far becomes stale at once and is zeroed.
     void flush();
-    // The heartbeat (client_mmap.h): stamps the header with the time now
+    // The heartbeat (common/shared_cache.h): stamps the header with the time now
     // (monotonic `now_ns`) unless it was stamped less than half an interval
     // ago. Called by every event loop at least once per interval, and by
     // nothing else: only a daemon whose loops run keeps it fresh. Cheap when
@@ -52,7 +52,7 @@ public:
     const std::string& path() const { return path_; }
 
 private:
-    SharedCache() = default;
+    SharedCacheWriter() = default;
     void wipe_locked();  // the caller holds mutex_
     std::string path_;
     uint8_t* base_ = nullptr;

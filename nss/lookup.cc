@@ -55,7 +55,7 @@ int64_t now_ms() noexcept {
 // A warm answer comes from the daemon's shared cache file when it has one.
 bool ask(proto::Writer& req, std::string& frame) {
     const std::vector<uint8_t>& request = req.finish();
-    if (shm::lookup(shm::request_key(request), frame)) return true;
+    if (shared_cache::lookup(shared_cache::request_key(request), frame)) return true;
     const int64_t start = now_ms();
     if (start < g_silent_until.load(std::memory_order_relaxed)) return false;
     client::Options opt;
