@@ -2,16 +2,24 @@
 #
 #   make                 build everything into build/
 #   make check           build and run every test (unit + integration)
-#   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make check-tsan      the concurrency tests under ThreadSanitizer (build-tsan/)
 #   make fuzz            every libFuzzer harness in fuzz/ for FUZZ_SECONDS each (build-fuzz/)
 #   make demo            the main job, shown end to end
 #   make install DESTDIR=... PREFIX=/usr
+#   make clean           remove every build directory (build*, fuzz output included)
 #
 # Missing Debian packages are installed with apt-get when running as root;
 # otherwise the build stops and prints the exact command (tools/ensure-packages).
 
-B        := build
+CXX      ?= g++
+SANITIZE ?= 0
+# Each kind of build has its own directory, so switching does not rebuild
+# everything: build/, build-asan/ (SANITIZE=1), build-tsan/ (check-tsan),
+# build-fuzz/ (fuzz). B= on the command line picks another.
+ifeq ($(origin B),undefined)
+B        := $(if $(filter 1,$(SANITIZE)),build-asan,build)
+endif
 PREFIX   ?= /usr
 SYSCONFDIR ?= /etc
 MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
@@ -20,9 +28,6 @@ PAMDIR   ?= $(LIBDIR)/security
 SBINDIR  ?= $(PREFIX)/sbin
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
-
-CXX      ?= g++
-SANITIZE ?= 0
 
 # Debian packages: what the build needs, and what the tests need on top.
 PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libsodium-dev libcrypt-dev libinih-dev zlib1g-dev \
@@ -111,7 +116,7 @@ $(B)/.deps-bench: tools/ensure-packages
 deps: $(B)/.deps-build
 test-deps: $(B)/.deps-test
 
-# Rebuild everything when the compiler flags change (e.g. SANITIZE=1 and back).
+# Rebuild everything when the compiler flags change (CXXFLAGS=..., another CXX).
 FLAGS_ID := $(CXX) $(CXXFLAGS_ALL) $(LDFLAGS_ALL)
 $(shell mkdir -p $(B) && (echo '$(FLAGS_ID)' | cmp -s - $(B)/.flags || echo '$(FLAGS_ID)' > $(B)/.flags))
 
@@ -265,5 +270,9 @@ uninstall:
 	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  echo "rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}"; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 
+# Every build directory: the fuzzers' new inputs and crash artifacts are in
+# build-fuzz/fuzz/ (fuzz/run); libFuzzer run by hand writes crash-* and the
+# like into the working directory.
 clean:
-	rm -rf $(B)
+	rm -rf build build-asan build-tsan build-fuzz $(B) $(TSAN_B) $(FUZZ_B)
+	rm -f crash-* leak-* timeout-* oom-* slow-unit-*
