@@ -101,7 +101,7 @@ REPLAY_BINS := $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_NAMES))
 # through pattern rules), so their dependency files decide when they are rebuilt.
 .SECONDARY: $(call obj,$(UNIT_SRCS) $(HELPER_SRCS) $(BENCH_SRCS))
 
-.PHONY: all check unit demo install uninstall clean deps test-deps bench fuzz fuzz-build check-tsan
+.PHONY: all check check-unit unit demo install uninstall clean deps test-deps bench fuzz fuzz-build check-tsan
 .DEFAULT_GOAL := all
 
 all: $(ARTIFACTS)
@@ -174,6 +174,12 @@ unit: $(UNIT_BINS)
 
 check: all $(UNIT_BINS) $(HELPER_BINS) $(REPLAY_BINS) $(B)/.deps-test
 	@tests/run --build $(B) --sanitize $(SANITIZE)
+
+# The edit-compile-test loop: the cmocka tests and the integration tests that
+# need no PostgreSQL, no real services and little time (about a minute;
+# tests/README.md lists what each marker leaves out).
+check-unit: all $(UNIT_BINS) $(HELPER_BINS) $(REPLAY_BINS) $(B)/.deps-test
+	@tests/run --build $(B) --sanitize $(SANITIZE) -m "not postgres and not e2e and not slow"
 
 # The daemon and NSS client concurrency tests under ThreadSanitizer, in their
 # own build directory (tests/run --sanitize thread picks the subset).

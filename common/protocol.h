@@ -36,7 +36,12 @@
 //   Authenticate   str user, str password, str service, str rhost
 //                                                 -> -
 //                  Ok | WrongPassword | NoUser (unknown or inactive, Django's None)
-//                  | Unavailable | Denied (caller not allowed) | Throttled
+//                  | Unavailable | Denied (caller not allowed)
+//                  | Throttled -> u32 locked_for: the seconds the lockout has
+//                    left ([throttle]: the user, or the user from this
+//                    client), 0xFFFFFFFF until an administrator resets it, 0
+//                    when nobody is locked out but the daemon is too busy
+//                    (its queue is full); try later
 //   Account        str user, list<str> any_of_groups, u32 flags (AccountFlags),
 //                  list<str> permissions ("app_label.codename", all required),
 //                  str service
@@ -46,8 +51,13 @@
 //   ChangePassword str user, str old_password, str new_password, u32 flags
 //                  (ChangeFlags::CheckOnly: verify the old password only),
 //                  str service
-//                                                 -> str message (also on failure)
+//                                                 -> str message (also on failure;
+//                                                    Django's validators' words
+//                                                    with BadRequest, empty when
+//                                                    there is nothing to add)
 //                  Ok | WrongPassword | NoUser | Disabled | Unavailable | Denied
+//                  | BadRequest (the new password is refused)
+//                  | Throttled -> str message, u32 locked_for (as Authenticate)
 //
 // `service` is the caller's PAM_SERVICE: the daemon's [access] rule for it
 // decides who may log in (an empty service takes the default rule). A user
@@ -94,7 +104,11 @@
 
 namespace dj::proto {
 
-// 2: Account and ChangePassword carry the PAM service.
+// 2: Account and ChangePassword carry the PAM service. Throttled's locked_for
+// came later within 2, without a new version: it is a field at the end of an
+// answer, which an older reader never reads (and a newer reader that finds
+// none says "try later"), while a new version would make every login fail
+// between a package upgrade and the daemon's restart.
 inline constexpr uint8_t kProtocolVersion = 2;
 inline constexpr size_t kHeaderSize = 4;          // version, op, status, reserved
 inline constexpr size_t kMaxRequest = 64 * 1024;  // passwords, names: small

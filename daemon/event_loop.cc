@@ -45,6 +45,9 @@ constexpr auto kMinIdle = std::chrono::milliseconds(200);
 Reply too_busy(proto::Op op, uid_t uid) {
     log::say_for(uid, LOG_WARNING, "%s: queue full, request of uid %u refused", proto::op_name(op), unsigned(uid));
     proto::Writer w(op, Handler::is_auth_op(op) ? proto::Status::Throttled : proto::Status::Unavailable);
+    // Throttled with 0 seconds: busy, nobody is locked out (common/protocol.h).
+    if (op == proto::Op::ChangePassword) w.str("the daemon is busy");
+    if (Handler::is_auth_op(op)) w.u32(0);
     return Reply{std::move(w.finish()), false};
 }
 }  // namespace

@@ -184,10 +184,12 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
     // A locked-out user is refused without a hash (see throttle.h).
     const std::string tkey = Throttle::user_key(u ? std::optional<int64_t>(u->id) : std::nullopt, user);
     const std::string label = u ? u->username : user;
-    if (throttle_refuses(tkey, client, "authentication refused: " + who)) {
+    if (const uint32_t left = throttle_refuses(tkey, client, "authentication refused: " + who)) {
         if (u) wipe(u->password);
         auth_fail_++;
-        return status_only(op, Status::Throttled);
+        proto::Writer w(op, Status::Throttled);
+        w.u32(left);
+        return Reply{std::move(w.finish()), false};
     }
     std::string refusal = login_refusal(u, service);
     if (!refusal.empty()) {
@@ -293,7 +295,7 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
         return with_text(op, Status::Denied, "caller not allowed");
     }
     if (!cfg_.passwords.allow_change)
-        return with_text(op, Status::Disabled, "password changes are disabled");
+        return with_text(op, Status::Disabled, "");   // the module says it; nothing to add
     const bool check_only = flags & proto::kCheckOnly;
     if (!check_only && new_pw.empty()) return with_text(op, Status::BadRequest, "empty new password");
 
@@ -301,10 +303,13 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     auto u = db_.user_by_name(user);
     const std::string tkey = Throttle::user_key(u ? std::optional<int64_t>(u->id) : std::nullopt, user);
     const std::string label = u ? u->username : user;
-    if (throttle_refuses(tkey, client,
-                         "password change refused: user=" + log::printable(user) + " uid=" + std::to_string(peer.uid))) {
+    if (const uint32_t left = throttle_refuses(
+            tkey, client, "password change refused: user=" + log::printable(user) + " uid=" + std::to_string(peer.uid))) {
         if (u) wipe(u->password);
-        return with_text(op, Status::Throttled, "too many failed attempts");
+        proto::Writer w(op, Status::Throttled);
+        w.str("too many failed attempts");
+        w.u32(left);
+        return Reply{std::move(w.finish()), false};
     }
     if (std::string refusal = login_refusal(u, service); !refusal.empty()) {
         if (u) wipe(u->password);
@@ -436,14 +441,14 @@ bool Handler::refresh_site_params() {
 
 // --- Throttle ---------------------------------------------------------------------
 
-bool Handler::throttle_refuses(const std::string& key, const std::string& client, const std::string& who) {
+uint32_t Handler::throttle_refuses(const std::string& key, const std::string& client, const std::string& who) {
     const char* what = "";
     const uint32_t left = throttle_.locked(key, client, what);
-    if (left == 0) return false;
+    if (left == 0) return 0;
     throttled_++;
     log::say(LOG_NOTICE, "%s: %s locked out for %s", who.c_str(), what,
              left == UINT32_MAX ? "until reset" : (std::to_string(left) + "s").c_str());
-    return true;
+    return left;
 }
 
 void Handler::count_failure(const std::string& key, const std::string& client, const std::string& label) {

@@ -113,7 +113,8 @@ private:
     // as `label`): counted by the throttle, logged when it locks.
     void count_failure(const std::string& key, const std::string& client, const std::string& label);
     // Whether the throttle refuses the check (counted and logged after `who`).
-    bool throttle_refuses(const std::string& key, const std::string& client, const std::string& who);
+    // The seconds a lock has left (UINT32_MAX: until reset), 0 when not refused.
+    uint32_t throttle_refuses(const std::string& key, const std::string& client, const std::string& who);
 
     // Lookups: fill `w` and return the status (Ok or NotFound).
     proto::Status pw_by_name(proto::Reader& r, proto::Writer& w);

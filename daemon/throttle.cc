@@ -36,6 +36,12 @@ std::string Throttle::user_key(std::optional<int64_t> id, std::string_view typed
     return "name:" + cut(typed);
 }
 
+// "u:name:..." (Throttle::user_key without an id): a name nobody has.
+Throttle::Table& Throttle::table_of(const std::string& key) {
+    if (key.compare(0, 2, "c:") == 0) return clients_;
+    return key.compare(0, 7, "u:name:") == 0 ? unknown_ : known_;
+}
+
 Throttle::Rec* Throttle::find(const std::string& key) {
     auto it = map_.find(key);
     return it == map_.end() ? nullptr : &*it->second;
@@ -44,34 +50,38 @@ Throttle::Rec* Throttle::find(const std::string& key) {
 void Throttle::erase(const std::string& key) {
     auto it = map_.find(key);
     if (it == map_.end()) return;
-    List& l = it->second->locked ? locked_ : open_;
-    l.erase(it->second);
+    Table& t = table_of(key);
+    (it->second->locked ? t.locked : t.open).erase(it->second);
+    --t.size;
     map_.erase(it);
 }
 
 // The record of `key`, made if need be; nullptr when the table is full of
 // active lockouts.
 Throttle::Rec* Throttle::touch(const std::string& key, Clock::time_point now) {
+    Table& t = table_of(key);
     auto it = map_.find(key);
     if (it != map_.end()) {
-        if (!it->second->locked) open_.splice(open_.begin(), open_, it->second);
+        if (!it->second->locked) t.open.splice(t.open.begin(), t.open, it->second);
         return &*it->second;
     }
-    while (map_.size() >= cfg_.max_entries) {
-        if (open_.empty()) {
+    while (t.size >= cfg_.max_entries) {
+        if (t.open.empty()) {
             // The lock taken longest ago expires first; expired, it moves to
-            // open_ and goes on the next turn. Active: nothing may go.
-            if (locked_.empty()) break;
-            prune(locked_.back(), now);
-            if (open_.empty()) return nullptr;
+            // open and goes on the next turn. Active: nothing may go.
+            if (t.locked.empty()) return nullptr;
+            prune(t.locked.back(), now);
+            if (t.open.empty()) return nullptr;
             continue;
         }
-        map_.erase(open_.back().key);
-        open_.pop_back();
+        map_.erase(t.open.back().key);
+        t.open.pop_back();
+        --t.size;
     }
-    open_.push_front(Rec{key, {}, {}, false, {}});
-    map_.emplace(key, open_.begin());
-    return &open_.front();
+    t.open.push_front(Rec{key, {}, {}, false, {}});
+    map_.emplace(key, t.open.begin());
+    ++t.size;
+    return &t.open.front();
 }
 
 void Throttle::prune(Rec& r, Clock::time_point now) {
@@ -80,7 +90,8 @@ void Throttle::prune(Rec& r, Clock::time_point now) {
     if (r.locked && cfg_.unlock_time > 0 && now >= r.until) {
         r.locked = false;
         r.fails.clear();
-        open_.splice(open_.begin(), locked_, map_.at(r.key));
+        Table& t = table_of(r.key);
+        t.open.splice(t.open.begin(), t.locked, map_.at(r.key));
     }
 }
 
@@ -88,8 +99,9 @@ uint32_t Throttle::lock_left(Rec& r, Clock::time_point now) {
     prune(r, now);
     if (!r.locked) return 0;
     if (cfg_.unlock_time <= 0) return UINT32_MAX;
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(r.until - now).count() + 1;
-    return uint32_t(std::clamp<int64_t>(left, 1, UINT32_MAX - 1));
+    // Rounded up: a user told "4 minutes" is not refused when they come back.
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.until - now).count();
+    return uint32_t(std::clamp<int64_t>((ms + 999) / 1000, 1, UINT32_MAX - 1));
 }
 
 uint32_t Throttle::locked(std::string_view user, const std::string& client, const char*& what,
@@ -125,7 +137,8 @@ bool Throttle::count(Rec& r, int deny, uint64_t client, Clock::time_point now) {
     if (deny <= 0 || r.fails.size() < size_t(deny)) return false;
     r.locked = true;
     r.until = now + std::chrono::seconds(cfg_.unlock_time);
-    locked_.splice(locked_.begin(), open_, map_.at(r.key));
+    Table& t = table_of(r.key);
+    t.locked.splice(t.locked.begin(), t.open, map_.at(r.key));
     return true;
 }
 
@@ -150,7 +163,7 @@ void Throttle::success(std::string_view user, Clock::time_point) {
 
 void Throttle::list_from(List& l, std::string_view user, Clock::time_point now, std::vector<Entry>& out) {
     for (auto it = l.begin(); it != l.end();) {
-        Rec& r = *it++;   // prune may move r to open_: step first
+        Rec& r = *it++;   // prune may move r to open: step first
         const bool is_user = r.key.compare(0, 2, "u:") == 0;
         std::string_view name = is_user ? std::string_view(r.label) : std::string_view(r.key).substr(2);
         if (!user.empty() && (!is_user || (name != user && r.key != ukey(user)))) continue;
@@ -163,8 +176,10 @@ void Throttle::list_from(List& l, std::string_view user, Clock::time_point now, 
 std::vector<Throttle::Entry> Throttle::list(std::string_view user, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<Entry> out;
-    list_from(open_, user, now, out);
-    list_from(locked_, user, now, out);
+    for (Table* t : {&known_, &unknown_, &clients_}) {
+        list_from(t->open, user, now, out);
+        list_from(t->locked, user, now, out);
+    }
     std::sort(out.begin(), out.end(),
               [](const Entry& a, const Entry& b) { return std::tie(a.kind, a.name) < std::tie(b.kind, b.name); });
     return out;
@@ -180,9 +195,10 @@ bool Throttle::reset(std::string_view kind, std::string_view name) {
     std::vector<std::string> keys;
     if (map_.count(ukey(name))) keys.push_back(ukey(name));
     const std::string label = cut(name);
-    for (List* l : {&open_, &locked_})
-        for (const Rec& r : *l)
-            if (r.key.compare(0, 2, "u:") == 0 && r.label == label && r.key != ukey(name)) keys.push_back(r.key);
+    for (Table* t : {&known_, &unknown_})
+        for (List* l : {&t->open, &t->locked})
+            for (const Rec& r : *l)
+                if (r.label == label && r.key != ukey(name)) keys.push_back(r.key);
     for (const auto& k : keys) erase(k);
     return !keys.empty();
 }

@@ -19,11 +19,20 @@
 // Password spraying from a locked client thus gets one guess per user name
 // per fail_interval, while a user who has not failed from there logs in at once.
 //
-// The table is bounded by max_entries: past it, the unlocked record touched
-// longest ago goes first, then an expired lock; an active lockout is never
-// dropped (when every record is an active lockout, new failures are not
-// recorded until one expires or is reset). Thread-safe; the lock is held for
-// map updates only.
+// A name the database does not know (or that [access] or the host's names
+// leave out: the daemon answers those as unknown) is counted and locked as a
+// real user is, after the same failures and for the same time, so a lockout
+// and its message never tell whether a name exists.
+//
+// Records live in three tables, each bounded by max_entries: the users the
+// database knows, the names it does not know, and clients. Past the bound,
+// the unlocked record touched longest ago goes first, then an expired lock;
+// an active lockout is never dropped (when every record is an active
+// lockout, new failures are not recorded until one expires or is reset). A
+// flood of made-up names, or of failures from many addresses, thus only
+// pushes out its own kind: it cannot evict, and so reset, the count of a
+// real user. Thread-safe; the
+// lock is held for map updates only.
 #pragma once
 
 #include <sys/types.h>
@@ -93,10 +102,16 @@ private:
         std::string key;                    // "u:" + user key or "c:" + client
         std::string label;                  // users: the name list() shows
         std::deque<Fail> fails;
-        bool locked = false;                // in locked_ (else in open_)
+        bool locked = false;                // in its table's locked (else open)
         Clock::time_point until{};          // when locked and unlock_time > 0
     };
     using List = std::list<Rec>;
+    struct Table {
+        List open;                          // unlocked; front: touched last
+        List locked;                        // locked; front: locked last
+        size_t size = 0;
+    };
+    Table& table_of(const std::string& key);
 
     Rec* find(const std::string& key);
     Rec* touch(const std::string& key, Clock::time_point now);
@@ -108,8 +123,9 @@ private:
 
     ThrottleConfig cfg_;
     mutable std::mutex mu_;
-    List open_;                                         // unlocked; front: touched last
-    List locked_;                                       // locked; front: locked last
+    Table known_;                                       // users by Django id
+    Table unknown_;                                     // names the database does not know
+    Table clients_;
     std::unordered_map<std::string, List::iterator> map_;
 };
 

@@ -51,6 +51,10 @@ Reply DaemonCalls::exchange(proto::Op op, std::vector<uint8_t>& frame, bool has_
         std::string t = rd.str();
         if (rd.ok()) r.text = std::move(t);
     }
+    if (r.status == proto::Status::Throttled && rd.ok()) {
+        uint32_t left = rd.u32();
+        if (rd.ok()) r.locked_for = left;
+    }
     return r;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ struct Reply {
     bool reached = false;
     proto::Status status = proto::Status::Unavailable;
     std::string text;    // Account: reason; ChangePassword: message
+    // Throttled: the lock's seconds left (0: busy, not locked; 0xFFFFFFFF:
+    // until reset); nullopt when the daemon sent none.
+    std::optional<uint32_t> locked_for;
     std::string error;   // why not reached, for the log
 };
 

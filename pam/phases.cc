@@ -1,6 +1,8 @@
 // The phase logic of pam_django.so; the mapping is documented in phases.h.
 #include "pam/phases.h"
 
+#include "pam/messages.h"
+
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -139,6 +141,16 @@ void show_error(Ctx& c, const std::string& msg) {
     if (!c.silent()) c.io.message(PAM_ERROR_MSG, msg);
 }
 
+// A lockout (and how long it has left) or a busy daemon: logged, and told.
+void throttled(Ctx& c, const char* phase, const Reply& r) {
+    std::string why = "too many failures";
+    if (r.locked_for == kBusy) why = "the daemon is busy";
+    else if (r.locked_for == kUntilReset) why = "locked out until reset";
+    else if (r.locked_for) why = "locked out for " + std::to_string(*r.locked_for) + "s";
+    c.io.log(LOG_WARNING, std::string(phase) + " refused; " + why + "; " + c.who());
+    show_error(c, throttled_message(r.locked_for));
+}
+
 }  // namespace
 
 int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
@@ -184,8 +196,7 @@ int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
         case Status::NoUser:
             return user_unknown(c, "authentication", "unknown or inactive user");
         case Status::Throttled:
-            io.log(LOG_WARNING, "authentication refused; too many failures, try later; " +
-                                    c.who());
+            throttled(c, "authentication", r);
             return PAM_MAXTRIES;
         default:
             return unexpected(c, "authentication", r);
@@ -257,9 +268,7 @@ int change_result(Ctx& c, const char* phase, const Reply& r, int wrong) {
             return PAM_PERM_DENIED;
         }
         case Status::Throttled:
-            c.io.log(LOG_WARNING, std::string(phase) + " refused; too many failures; " +
-                                      c.who());
-            show_error(c, "Too many failures; try again later.");
+            throttled(c, phase, r);
             return PAM_MAXTRIES;
         case Status::BadRequest:
             // e.g. the daemon's own password rules

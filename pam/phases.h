@@ -7,7 +7,9 @@
 //   auth       Ok -> PAM_SUCCESS; WrongPassword -> PAM_AUTH_ERR;
 //              NoUser (unknown or inactive, Django's None) -> PAM_USER_UNKNOWN;
 //              Throttled -> PAM_MAXTRIES (sshd then ends the connection;
-//              others treat it as a failure); daemon down, database down,
+//              others treat it as a failure), and unless PAM_SILENT a
+//              PAM_ERROR_MSG: locked and for how long, or busy
+//              (messages.h); daemon down, database down,
 //              caller refused (Denied), version mismatch -> PAM_AUTHINFO_UNAVAIL;
 //              anything unexpected -> PAM_SERVICE_ERR.
 //              Without asking the daemon: an empty password -> PAM_AUTH_ERR
@@ -25,7 +27,10 @@
 //              it), checks minlen (PAM_AUTHTOK_ERR), and stores it:
 //              Ok -> PAM_SUCCESS; WrongPassword -> PAM_AUTHTOK_ERR.
 //              In both: Disabled -> PAM_PERM_DENIED with a message;
-//              NoUser -> PAM_USER_UNKNOWN; Throttled -> PAM_MAXTRIES.
+//              NoUser -> PAM_USER_UNKNOWN; Throttled -> PAM_MAXTRIES;
+//              BadRequest (the validators refuse) -> PAM_AUTHTOK_ERR with
+//              the daemon's message (Django's words). Messages only as
+//              PAM_ERROR_MSG, never under PAM_SILENT.
 //              With PAM_CHANGE_EXPIRED_AUTHTOK: PAM_IGNORE (Django passwords
 //              do not expire, so there is nothing to change).
 //   setcred, open_session, close_session: PAM_SUCCESS, nothing else.

@@ -6,7 +6,7 @@
 //
 //   pam_harness --confdir DIR --service SVC [--rhost HOST] [--flags F]
 //               [--ops auth,acct,chauthtok,setcred,session] [--chain]
-//               [--delay-fn]
+//               [--delay-fn] [--msgs]
 //
 // Reads requests from stdin, one per line: USER, then TAB-separated answers
 // for the echo-off prompts in order (the password for auth; current, new and
@@ -14,10 +14,16 @@
 //
 //   USER<TAB>auth=PAM_SUCCESS acct=PAM_PERM_DENIED prompts=1 other_msgs=0 delay=-1
 //
+// and with --msgs a last field msgs=TEXT: the PAM_ERROR_MSG and PAM_TEXT_INFO
+// texts the modules sent, joined by "|", percent-encoded (space, %, |, and
+// control bytes).
+//
 // --flags: comma list of silent, disallow_null, or "none"; default
 //          silent,disallow_null (mod_authnz_pam's).
 // --chain: stop at the first op that fails (mod_authnz_pam runs account only
 //          after a successful auth); skipped ops print "-".
+// --msgs:  accept PAM_ERROR_MSG and PAM_TEXT_INFO (as a terminal shows them)
+//          and print their texts, instead of refusing them.
 // --delay-fn: install a PAM_FAIL_DELAY callback that records the delay libpam
 //          asks for instead of sleeping; printed as delay=USEC (-1: none).
 #include <security/pam_appl.h>
@@ -37,7 +43,24 @@ struct ConvState {
     size_t next = 0;
     int prompts = 0;      // echo-off prompts answered
     int other_msgs = 0;   // anything else: refused, like mod_authnz_pam
+    bool accept_msgs = false;   // --msgs
+    std::string msgs;           // their texts, encoded
 };
+
+void add_msg(std::string& out, const char* text) {
+    static const char hex[] = "0123456789ABCDEF";
+    if (!out.empty()) out += '|';
+    for (const char* p = text; p && *p; ++p) {
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c <= 0x20 || c == '%' || c == '|' || c >= 0x7f) {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+}
 
 int conv(int n, const struct pam_message** msg, struct pam_response** resp, void* data) {
     auto* st = static_cast<ConvState*>(data);
@@ -45,6 +68,12 @@ int conv(int n, const struct pam_message** msg, struct pam_response** resp, void
     auto* r = static_cast<pam_response*>(calloc(static_cast<size_t>(n), sizeof(pam_response)));
     if (r == nullptr) return PAM_BUF_ERR;
     for (int i = 0; i < n; ++i) {
+        if (st->accept_msgs &&
+            (msg[i]->msg_style == PAM_ERROR_MSG || msg[i]->msg_style == PAM_TEXT_INFO)) {
+            ++st->other_msgs;
+            add_msg(st->msgs, msg[i]->msg);
+            continue;
+        }
         if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF || st->next >= st->answers.size()) {
             if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF) ++st->other_msgs;
             for (int j = 0; j < i; ++j) {
@@ -102,7 +131,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 int usage() {
     fprintf(stderr, "usage: pam_harness --confdir DIR --service SVC [--rhost HOST] [--flags F] "
-                    "[--ops LIST] [--chain] [--delay-fn] < requests\n");
+                    "[--ops LIST] [--chain] [--delay-fn] [--msgs] < requests\n");
     return 2;
 }
 
@@ -111,7 +140,7 @@ int usage() {
 int main(int argc, char** argv) {
     std::string confdir, service, rhost = "127.0.0.1", ops_arg = "auth,acct";
     int flags = PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK;
-    bool chain = false, delay_fn = false;
+    bool chain = false, delay_fn = false, msgs = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -124,6 +153,7 @@ int main(int argc, char** argv) {
         else if (a == "--ops") ops_arg = next();
         else if (a == "--chain") chain = true;
         else if (a == "--delay-fn") delay_fn = true;
+        else if (a == "--msgs") msgs = true;
         else if (a == "--flags") {
             flags = 0;
             for (const auto& f : split(next(), ',')) {
@@ -141,6 +171,7 @@ int main(int argc, char** argv) {
         std::vector<std::string> fields = split(line, '\t');
         if (fields.empty()) fields.emplace_back();
         ConvState st;
+        st.accept_msgs = msgs;
         st.answers.assign(fields.begin() + 1, fields.end());
         struct pam_conv pc = {conv, &st};
         pam_handle_t* pamh = nullptr;
@@ -178,8 +209,8 @@ int main(int argc, char** argv) {
             if (chain && rc != PAM_SUCCESS) stopped = true;
         }
         pam_end(pamh, last);
-        printf("%sprompts=%d other_msgs=%d delay=%ld\n", out.c_str(), st.prompts, st.other_msgs,
-               g_delay);
+        printf("%sprompts=%d other_msgs=%d delay=%ld%s%s\n", out.c_str(), st.prompts, st.other_msgs,
+               g_delay, msgs ? " msgs=" : "", st.msgs.c_str());
         fflush(stdout);
     }
     return 0;

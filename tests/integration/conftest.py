@@ -54,7 +54,9 @@ MARKERS = {
 # Modules whose tests are slow as a whole (seconds measured in a full run;
 # tests/README.md has the table).
 SLOW_MODULES = {"test_abuse", "test_attack_dos", "test_attack_disclosure", "test_concurrency",
-                "test_fault_recovery", "test_daemon_faults", "test_heartbeat"}
+                "test_fault_recovery", "test_daemon_faults", "test_heartbeat", "test_hashers",
+                "test_hashers_modern", "test_site_params", "test_contrib_authd_config",
+                "test_pam_messages"}
 PG_FIXTURES = {"pg_cluster", "pg_population", "daemon_pg"}
 
 

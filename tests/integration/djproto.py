@@ -119,6 +119,11 @@ class Client:
     def authenticate(self, user, password, service="test", rhost=""):
         return self.call("Authenticate", _str(user) + _str(password) + _str(service) + _str(rhost))[0]
 
+    def authenticate_locked_for(self, user, password, service="test", rhost=""):
+        """(status, Throttled's seconds left: 0 busy, 0xFFFFFFFF until reset; None otherwise)"""
+        st, r = self.call("Authenticate", _str(user) + _str(password) + _str(service) + _str(rhost))
+        return st, (r.u32() if st == "Throttled" else None)
+
     def account(self, user, any_of=(), flags=0, perms=(), service="test"):
         st, r = self.call("Account", _str(user) + _list(list(any_of)) + _u32(flags) + _list(list(perms)) +
                           _str(service))

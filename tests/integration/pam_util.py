@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 from conftest import BUILD, SANITIZE
 
@@ -76,9 +77,10 @@ def harness_env():
 
 
 def harness(confdir, service, requests, ops="auth,acct", flags=None, rhost="192.0.2.10",
-            chain=False, delay_fn=False, timeout=600, env=None):
+            chain=False, delay_fn=False, timeout=600, env=None, msgs=False):
     """Runs pam_harness over `requests` (list of (user, answer, ...) tuples);
-    returns one dict per request: {user, auth, acct, ..., prompts, other_msgs, delay}."""
+    returns one dict per request: {user, auth, acct, ..., prompts, other_msgs, delay},
+    and with `msgs` the list of message texts the modules sent as "msgs"."""
     cmd = [str(HARNESS), "--confdir", str(confdir), "--service", service, "--ops", ops,
            "--rhost", rhost]
     if flags is not None:
@@ -87,6 +89,8 @@ def harness(confdir, service, requests, ops="auth,acct", flags=None, rhost="192.
         cmd.append("--chain")
     if delay_fn:
         cmd.append("--delay-fn")
+    if msgs:
+        cmd.append("--msgs")
     data = "".join("\t".join(r) + "\n" for r in requests)
     full_env = harness_env()
     full_env.update(env or {})
@@ -102,7 +106,10 @@ def harness(confdir, service, requests, ops="auth,acct", flags=None, rhost="192.
         d = {"user": user}
         for kv in rest.split():
             k, v = kv.split("=", 1)
-            d[k] = int(v) if k in ("prompts", "other_msgs", "delay") else v
+            if k == "msgs":
+                d[k] = [urllib.parse.unquote(m) for m in v.split("|")] if v else []
+            else:
+                d[k] = int(v) if k in ("prompts", "other_msgs", "delay") else v
         out.append(d)
     assert len(out) == len(requests), (p.stdout, p.stderr)
     return out

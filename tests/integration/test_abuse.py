@@ -224,9 +224,24 @@ def test_lockouts_survive_a_flood_of_names(throttled):
                 assert c.authenticate(v["username"], "bad") == "WrongPassword"
         for i in range(1500):
             c.authenticate("flood-%05d" % i, "x", "sshd", "192.0.2.%d" % (i % 200))
-        assert int(c.stats()["throttle_entries"]) <= 40
+        # 40 each for users, names nobody has, and clients
+        assert int(c.stats()["throttle_entries"]) <= 3 * 40
         for v in victims:
             assert c.authenticate(v["username"], v["password"]) == "Throttled", v["username"]
+
+
+def test_flood_cannot_reset_a_real_users_count(throttled):
+    """Made-up names from many addresses push out only their own kind: a
+    real user's failures before the flood still count after it."""
+    d = throttled
+    (v,) = active_users(d.db, 1)
+    with d.client() as c:
+        for _ in range(2):
+            assert c.authenticate(v["username"], "bad") == "WrongPassword"
+        for i in range(300):
+            c.authenticate("flood-%05d" % i, "x", "sshd", "198.51.100.%d" % (i % 250))
+        assert c.authenticate(v["username"], "bad") == "WrongPassword"
+        assert c.authenticate(v["username"], v["password"]) == "Throttled"
 
 
 def test_root_without_rhost_is_not_a_client(throttled):
@@ -252,7 +267,8 @@ def test_table_is_bounded(throttled):
     with throttled.client() as c:
         for i in range(300):
             c.authenticate("ghost-%04d" % i, "x", "sshd", "192.0.2.%d" % (i % 250))
-        assert int(c.stats()["throttle_entries"]) <= 40
+        # max_entries = 40 each for users, names nobody has, and clients
+        assert int(c.stats()["throttle_entries"]) <= 3 * 40
 
 
 def test_throttle_ops_are_root_only(throttled):

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 extern "C" {
 #include <cmocka.h>
 }
@@ -149,6 +150,7 @@ struct FakeDaemon {
     Status status = Status::Ok;
     std::string text;          // reason / message in the answer
     bool send_text = true;
+    std::optional<uint32_t> locked_for;   // Throttled: the lock's seconds left
     std::optional<uint32_t> served_uid;   // PwByName: the Django uid, or NotFound
     int calls = 0;
     std::vector<Request> seen;
@@ -199,6 +201,7 @@ struct FakeDaemon {
         } else if (send_text && r.op != Op::Authenticate) {
             w.str(text);
         }
+        if (answer == Status::Throttled && locked_for) w.u32(*locked_for);
         auto& f = w.finish();
         resp.frame.assign(reinterpret_cast<const char*>(f.data()) + 4, f.size() - 4);
         if (mode == Mode::BadVersion) resp.frame[0] = 99;
@@ -359,6 +362,44 @@ void test_auth_throttled_and_unexpected(void**) {
         u.fake.status = s;
         assert_int_equal(u.auth(), PAM_SERVICE_ERR);
     }
+}
+
+// A lockout is told with the time it has left; a busy daemon differently;
+// nothing under PAM_SILENT.
+void test_auth_throttled_messages(void**) {
+    struct Case {
+        std::optional<uint32_t> left;
+        const char* says;
+    };
+    for (const Case& k : {Case{240, "try again in 4 minutes."}, Case{30, "try again in 30 seconds."},
+                          Case{0xFFFFFFFFu, "until an administrator resets it"},
+                          Case{0, "busy"}, Case{std::nullopt, "try again later"}}) {
+        World w;
+        w.io.answers = {kPassword};
+        w.fake.status = Status::Throttled;
+        w.fake.locked_for = k.left;
+        assert_int_equal(w.auth(), PAM_MAXTRIES);
+        assert_int_equal(w.io.messages.size(), 1);
+        assert_int_equal(w.io.messages[0].first, PAM_ERROR_MSG);
+        assert_non_null(strstr(w.io.messages[0].second.c_str(), k.says));
+        const bool lock = k.left && *k.left != 0;
+        assert_true((w.io.messages[0].second.find("locked") != std::string::npos) == lock);
+        World s;
+        s.io.answers = {kPassword};
+        s.fake.status = Status::Throttled;
+        s.fake.locked_for = k.left;
+        assert_int_equal(s.auth(PAM_SILENT), PAM_MAXTRIES);
+        assert_true(s.io.messages.empty());
+    }
+    // The password phase says the same.
+    World c;
+    c.io.answers = {"old-password"};
+    c.fake.status = Status::Throttled;
+    c.fake.text = "too many failed attempts";
+    c.fake.locked_for = 3600;
+    assert_int_equal(c.chauthtok(PAM_PRELIM_CHECK), PAM_MAXTRIES);
+    assert_int_equal(c.io.messages.size(), 1);
+    assert_non_null(strstr(c.io.messages[0].second.c_str(), "try again in 1 hour."));
 }
 
 void test_auth_empty_password(void**) {
@@ -819,6 +860,7 @@ int main() {
         cmocka_unit_test(test_account_too_long_requirement),
         cmocka_unit_test(test_chauthtok_prelim),
         cmocka_unit_test(test_chauthtok_disabled_message),
+        cmocka_unit_test(test_auth_throttled_messages),
         cmocka_unit_test(test_chauthtok_update),
         cmocka_unit_test(test_chauthtok_flags),
         cmocka_unit_test(test_helpers),

@@ -189,6 +189,30 @@ void test_eviction_keeps_lockouts(void**) {
     for (int i = 0; i < 5; ++i) assert_true(t.locked("more" + std::to_string(i), "", what, t0 + seconds(62)) > 0);
 }
 
+// Made-up names lock as real users do, and a flood of them (or of clients)
+// cannot push out (and so reset) a real user's count: each kind has a table
+// of its own.
+void test_unknown_names_apart(void**) {
+    Throttle t(cfg(3, 1000, 600, 60, 10));
+    auto t0 = Throttle::Clock::now();
+    const char* what = "";
+    const std::string real = Throttle::user_key(7, "alice"), ghost = Throttle::user_key(std::nullopt, "ghost");
+    for (const auto& k : {real, ghost}) {
+        assert_false(t.failure(k, "", t0));
+        assert_false(t.failure(k, "", t0));
+    }
+    for (int i = 0; i < 5000; ++i) t.failure(Throttle::user_key(std::nullopt, "x" + std::to_string(i)), "", t0);
+    for (int i = 0; i < 5000; ++i) t.failure(Throttle::user_key(std::nullopt, "y"), "rhost" + std::to_string(i), t0);
+    assert_true(t.size() <= 30);
+    // the real user's two failures are still there: the third locks
+    assert_true(t.failure(real, "", t0 + seconds(1)));
+    const uint32_t left = t.locked(real, "", what, t0 + seconds(1));
+    assert_true(left >= 60 && left <= 61);
+    // a made-up name locks after the same count, for the same time
+    for (int i = 0; i < 3; ++i) t.failure(Throttle::user_key(std::nullopt, "fresh"), "", t0 + seconds(1));
+    assert_int_equal(t.locked(Throttle::user_key(std::nullopt, "fresh"), "", what, t0 + seconds(1)), left);
+}
+
 void test_disabled(void**) {
     Throttle t(cfg(0, 0, 60, 60));
     auto t0 = Throttle::Clock::now();
@@ -203,7 +227,7 @@ void test_bounded(void**) {
     Throttle t(cfg(2, 2, 60, 60, 10));
     auto t0 = Throttle::Clock::now();
     for (int i = 0; i < 1000; ++i) t.failure("user" + std::to_string(i), "uid=" + std::to_string(i), t0);
-    assert_true(t.size() <= 10);
+    assert_true(t.size() <= 2 * 10);   // users, clients
     // A megabyte name costs no more than a short one.
     std::string big(1 << 20, 'x');
     t.failure(big, "", t0);
@@ -222,6 +246,7 @@ int main() {
         cmocka_unit_test(test_locked_client_lets_clean_users_in),
         cmocka_unit_test(test_user_key),
         cmocka_unit_test(test_eviction_keeps_lockouts),
+        cmocka_unit_test(test_unknown_names_apart),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
