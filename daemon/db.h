@@ -1,7 +1,9 @@
 // What django-authd asks of the Django database, independent of the engine.
 // Implementations: SqlDatabase (sql.h) over SQLite (db_sqlite.h) or
 // PostgreSQL (db_postgres.h); tests use a fake. All methods are thread-safe.
-// Every failure to reach or query the database throws DbUnavailable.
+// Every failure to reach or query the database throws DbUnavailable; one
+// where the database answered (an SQL error, an unexpected result) throws
+// DbQueryError, so that the circuit breaker (guarded_db.h) knows it answers.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +42,18 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The database answered, with an error: it is reachable.
+class DbQueryError : public DbUnavailable {
+public:
+    using DbUnavailable::DbUnavailable;
+};
+
+// Not asked: the circuit breaker is open (guarded_db.h).
+class DbRefused : public DbUnavailable {
+public:
+    using DbUnavailable::DbUnavailable;
+};
+
 class Database {
 public:
     virtual ~Database() = default;
@@ -72,6 +86,10 @@ public:
     virtual void ping() = 0;
     // "sqlite3 /srv/site/db.sqlite3" or "postgresql dbname@host": for logs.
     virtual std::string describe() const = 0;
+    // "key value" lines about the database's health for the Stats op, each
+    // ending in a newline; none by default (the engines leave it to
+    // GuardedDatabase).
+    virtual std::string status_lines() const { return {}; }
 };
 
 }  // namespace dj::db

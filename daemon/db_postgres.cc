@@ -3,9 +3,11 @@
 #include <postgresql/libpq-fe.h>  // Debian: pkg-config libpq --cflags is -I/usr/include/postgresql
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 namespace dj::db {
 namespace {
@@ -114,6 +116,40 @@ void PostgresEngine::release(PGconn* c, bool healthy) {
     PQfinish(c);
 }
 
+namespace {
+
+// Cancels under way (cancel_in_background), at most kMaxCancels.
+std::atomic<int> g_cancels{0};
+constexpr int kMaxCancels = 4;
+
+}  // namespace
+
+// PQcancel connects to the server and waits for it to close that connection,
+// with no timeout of its own: a server that accepts and never answers (hung,
+// or a network that drops packets) would hold the worker forever. So it runs
+// on a thread of its own, a few at most; past them the statement is left to
+// end by itself. Process exit ends a thread still waiting.
+static void cancel_in_background(PGconn* c) {
+    PGcancel* cancel = PQgetCancel(c);
+    if (!cancel) return;
+    if (g_cancels.fetch_add(1) >= kMaxCancels) {
+        g_cancels--;
+        PQfreeCancel(cancel);
+        return;
+    }
+    try {
+        std::thread([cancel] {
+            char buf[256];
+            PQcancel(cancel, buf, sizeof buf);
+            PQfreeCancel(cancel);
+            g_cancels--;
+        }).detach();
+    } catch (const std::exception&) {
+        g_cancels--;
+        PQfreeCancel(cancel);
+    }
+}
+
 bool PostgresEngine::run_on(PGconn* c, const std::string& sql, const std::vector<Param>& params,
                             std::vector<Row>& rows, std::string& error, bool& sql_error) {
     auto deadline = Clock::now() + std::chrono::milliseconds(query_timeout_ms_);
@@ -177,11 +213,7 @@ bool PostgresEngine::run_on(PGconn* c, const std::string& sql, const std::vector
     }
     if (timed_out) {
         // Ask the server to stop; the connection is dropped by the caller.
-        if (PGcancel* cancel = PQgetCancel(c)) {
-            char buf[256];
-            PQcancel(cancel, buf, sizeof buf);
-            PQfreeCancel(cancel);
-        }
+        cancel_in_background(c);
         error = "statement timed out after " + std::to_string(query_timeout_ms_ / 1000) + " s";
         return false;
     }
@@ -214,7 +246,7 @@ std::vector<Row> PostgresEngine::run(const std::string& sql, const std::vector<P
         bool conn_ok = run_on(c, sql, params, rows, error, sql_error);
         if (conn_ok) {
             release(c, true);
-            if (sql_error) throw DbUnavailable(describe_ + ": " + error);
+            if (sql_error) throw DbQueryError(describe_ + ": " + error);
             return rows;
         }
         PQfinish(c);

@@ -88,21 +88,33 @@ void SqliteEngine::release(Conn* c, bool healthy) {
     delete c;
 }
 
+// Whether an error says that the file was read and the statement refused
+// (no such table, a read-only database): not an outage for the breaker
+// (guarded_db.h). A lock held too long, an I/O error or a file that cannot
+// be opened are.
+static bool answered_error(int rc) {
+    const int primary = rc & 0xff;
+    return primary != SQLITE_BUSY && primary != SQLITE_LOCKED && primary != SQLITE_IOERR &&
+           primary != SQLITE_CANTOPEN;
+}
+
 std::vector<Row> SqliteEngine::run(const std::string& sql, const std::vector<Param>& params) {
     Conn* c = acquire();
     std::vector<Row> rows;
     std::string error;
-    bool healthy = true;
+    bool healthy = true, answered = false;
     sqlite3_stmt* st = nullptr;
     auto it = c->stmts.find(sql);
     if (it != c->stmts.end()) {
         st = it->second;
-    } else if (sqlite3_prepare_v3(c->db, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &st,
-                                  nullptr) == SQLITE_OK) {
+    } else if (int prc = sqlite3_prepare_v3(c->db, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &st,
+                                            nullptr);
+               prc == SQLITE_OK) {
         c->stmts.emplace(sql, st);
     } else {
         error = sqlite3_errmsg(c->db);
         healthy = false;
+        answered = answered_error(prc);
     }
     if (st) {
         int rc = SQLITE_OK;
@@ -127,12 +139,14 @@ std::vector<Row> SqliteEngine::run(const std::string& sql, const std::vector<Par
             // Busy/locked: the connection is fine, the writer held the lock too long.
             int primary = rc & 0xff;
             healthy = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+            answered = answered_error(rc);
         }
         // Reset ends the implicit read transaction at once: short transactions.
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
     release(c, healthy);
+    if (!error.empty() && answered) throw DbQueryError("sqlite3 " + path_ + ": " + error);
     if (!error.empty()) throw DbUnavailable("sqlite3 " + path_ + ": " + error);
     return rows;
 }

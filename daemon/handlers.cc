@@ -122,6 +122,11 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
             case Op::ThrottleReset: return throttle_op(op, r, peer);
         }
         return status_only(op, Status::BadRequest);
+    } catch (const db::DbRefused&) {
+        // The breaker is open: logged once when it opened.
+        unavailable_++;
+        if (log::debug_enabled()) log::say(LOG_DEBUG, "%s: database unavailable: not asked", proto::op_name(op));
+        return status_only(op, Status::Unavailable);
     } catch (const db::DbUnavailable& e) {
         unavailable_++;
         log::say(LOG_ERR, "%s: database unavailable: %s", proto::op_name(op), e.what());
@@ -528,7 +533,9 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
 Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
-    if (!names::nss_ok(name)) return Status::NotFound;
+    // A name the host's files hold (or reserve) is never served: no query,
+    // so that it answers at once even while the database does not.
+    if (!names::nss_ok(name) || host_.user_conflict(name, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
     if (!u) return Status::NotFound;
     wipe(u->password);
@@ -606,7 +613,7 @@ Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
     auto django = entries_.django_group_name(name);
-    if (!django) return Status::NotFound;
+    if (!django || host_.group_conflict(name, std::nullopt)) return Status::NotFound;
     auto g = db_.group_by_name(*django);
     if (!g) return Status::NotFound;
     auto grp = make_group(*g);
@@ -680,7 +687,8 @@ Status Handler::gr_list(proto::Reader& r, proto::Writer& w) {
 Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
-    if (!names::nss_ok(name)) return Status::NotFound;
+    // initgroups asks for local users too (root at every sudo): see pw_by_name.
+    if (!names::nss_ok(name) || host_.user_conflict(name, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
     if (!u || !entries_.passwd(*u)) return Status::NotFound;
     wipe(u->password);
@@ -714,7 +722,8 @@ std::string Handler::stats_text() const {
       << "cache_hits " << c.hits << "\n"
       << "cache_misses " << c.misses << "\n"
       << "cache_evictions " << c.evictions << "\n"
-      << "hash_preferred " << hashers_.preferred() << "\n";
+      << "hash_preferred " << hashers_.preferred() << "\n"
+      << db_.status_lines();
     {
         std::lock_guard<std::mutex> lock(params_mutex_);
         o << params_text_ << "site_values " << site_values_ << "\n";

@@ -21,6 +21,7 @@
 #include "daemon/cache.h"
 #include "daemon/check_config.h"
 #include "daemon/db_postgres.h"
+#include "daemon/guarded_db.h"
 #include "daemon/handlers.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
@@ -209,7 +210,10 @@ int run(int argc, char** argv) {
     const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login || cfg.passwords.update_last_login;
     std::unique_ptr<dj::db::Database> db;
     try {
-        db = dj::db::open_database(cfg.database, writable, so.auth_threads + so.lookup_threads);
+        // Behind the circuit breaker: a database that does not answer costs
+        // the requests one wait, not one each (guarded_db.h).
+        db = std::make_unique<dj::db::GuardedDatabase>(
+            dj::db::open_database(cfg.database, writable, so.auth_threads + so.lookup_threads));
     } catch (const std::exception& e) {
         return fail(config_path + ": " + e.what());
     }

@@ -107,12 +107,12 @@ int64_t to_i64(const std::string& s) {
     try {
         return std::stoll(s);
     } catch (...) {
-        throw DbUnavailable("unexpected non-integer id in the database");
+        throw DbQueryError("unexpected non-integer id in the database");
     }
 }
 
 UserRow to_user(Row& r) {
-    if (r.size() < 8) throw DbUnavailable("unexpected column count");
+    if (r.size() < 8) throw DbQueryError("unexpected column count");
     UserRow u;
     u.id = to_i64(r[0]);
     u.username = std::move(r[1]);
@@ -126,7 +126,7 @@ UserRow to_user(Row& r) {
 }
 
 GroupRow to_group(Row& r) {
-    if (r.size() < 2) throw DbUnavailable("unexpected column count");
+    if (r.size() < 2) throw DbQueryError("unexpected column count");
     return GroupRow{to_i64(r[0]), std::move(r[1])};
 }
 
@@ -160,7 +160,7 @@ std::vector<std::pair<int64_t, std::string>> SqlDatabase::passwords_after(int64_
     std::vector<std::pair<int64_t, std::string>> out;
     out.reserve(rows.size());
     for (auto& r : rows) {
-        if (r.size() < 2) throw DbUnavailable("unexpected column count");
+        if (r.size() < 2) throw DbQueryError("unexpected column count");
         out.emplace_back(to_i64(r[0]), std::move(r[1]));
     }
     return out;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -103,6 +105,36 @@ void print_group(const proto::Group& g) {
     std::printf("%s:x:%u:%s\n", g.name.c_str(), g.gid, members.c_str());
 }
 
+// The value of the Stats line "key value", or "" when there is none.
+std::string stats_value(const std::string& text, const std::string& key) {
+    const std::string start = key + " ";
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        if (text.compare(pos, start.size(), start) == 0) return text.substr(pos + start.size(), nl - pos - start.size());
+        pos = nl + 1;
+    }
+    return {};
+}
+
+// "database: available", or "database: unavailable since <time> (<n> s): <error>"
+// while the daemon's circuit breaker is open (daemon/guarded_db.h).
+std::string database_state(const std::string& text) {
+    const std::string available = stats_value(text, "database_available");
+    if (available.empty()) return {};  // an older daemon
+    if (available == "yes") return "database: available\n";
+    const long long since = std::atoll(stats_value(text, "database_unavailable_since").c_str());
+    const time_t t = time_t(since);
+    struct tm tm {};
+    char when[64] = "?";
+    if (since > 0 && localtime_r(&t, &tm)) std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &tm);
+    const long long ago = since > 0 ? static_cast<long long>(time(nullptr)) - since : 0;
+    std::string out = std::string("database: unavailable since ") + when + " (" + std::to_string(ago) + " s)";
+    if (std::string error = stats_value(text, "database_error"); !error.empty()) out += ": " + error;
+    return out + "\n";
+}
+
 }  // namespace
 
 int cmd_status(int argc, char** argv) {
@@ -128,6 +160,7 @@ int cmd_status(int argc, char** argv) {
     proto::Reader sr(r.frame);
     std::string text = sr.str();
     if (r.status != Status::Ok || !sr.ok()) return fail(cmd, proto::status_name(r.status));
+    std::fputs(database_state(text).c_str(), stdout);
     std::fputs(text.c_str(), stdout);
     return kExitOk;
 }

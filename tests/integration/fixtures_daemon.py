@@ -171,6 +171,19 @@ class Daemon:
             n = self.open_fds()
         return n
 
+    def wait_database(self, timeout=15):
+        """Waits for the daemon's circuit breaker to close (its probe found
+        the database answering: django-authd(8), DATABASE FAILURES); returns
+        whether it did."""
+        deadline = time.time() + timeout
+        while True:
+            with self.client() as c:
+                if c.stats().get("database_available") == "yes":
+                    return True
+            if time.time() >= deadline:
+                return False
+            time.sleep(0.2)
+
     def log_text(self):
         try:
             return self.logfile.read_text(errors="replace")

@@ -166,8 +166,13 @@ def test_postgres_down_and_back(pg_population, pg_cluster, tmp_path):
                 assert c.pw_by_name("user003") == "Unavailable"
                 assert time.time() - t < 2 * 2 + 1   # within the connect timeout (2 s)
             assert d.alive()
+            # The breaker is open (django-authd(8), DATABASE FAILURES).
+            with d.client() as c:
+                assert c.stats()["database_available"] == "no"
         finally:
             pg_cluster.start()
+        # Its probe finds the server back within a few seconds.
+        assert d.wait_database()
         with d.client() as c:
             assert c.authenticate(u["username"], u["password"]) == "Ok"
             assert c.pw_by_name("user004")["name"] == "user004"
@@ -497,6 +502,8 @@ def test_postgres_statement_timeout(pg_population, pg_cluster, tmp_path):
                 assert cur.fetchone()[0] == 0   # cancelled on the server too
             finally:
                 locker.rollback()
+            # The timeout opened the breaker; its probe closes it.
+            assert d.wait_database()
             assert c.pw_by_name("user002")["name"] == "user002"
         assert "statement timed out" in d.log_text()
     locker.close()

@@ -63,6 +63,8 @@ def test_sqlite_locked_by_writer(sqlite_population, own_db, tmp_path):
         finally:
             writer.execute("ROLLBACK")
             writer.close()
+        # The busy timeout opened the breaker; its probe closes it.
+        assert d.wait_database()
         with d.client() as c:
             assert c.authenticate(a["username"], a["password"]) == "Ok"
             assert c.authenticate(a["username"], "wrong") == "WrongPassword"
@@ -174,6 +176,8 @@ def test_postgres_backend_killed_mid_query(pg_population, pg_cluster, tmp_path):
             # A broken connection is retried once on a new one, which waits
             # on the lock again until the statement timeout (2 s).
             assert result["at"] - start < 2 * 2 + 1.5
+            # The timeout opened the breaker; its probe closes it.
+            assert d.wait_database()
             assert c.authenticate(a["username"], a["password"]) == "Ok"
             assert c.authenticate(a["username"], "wrong") == "WrongPassword"
         assert "database unavailable" in d.log_text()
