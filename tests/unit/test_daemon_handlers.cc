@@ -1,4 +1,4 @@
-// django-authd's request handling (daemon/handlers.cc, entries.cc, cache.cc)
+// django-authd's request handling (daemon/handlers*.cc, entries.cc, cache.cc)
 // over a fake database: Django's authentication outcomes, who may call what,
 // permission resolution, NSS shaping (names, id ranges, inactive users),
 // enumeration paging, the cache, and malformed requests.
