@@ -280,5 +280,5 @@ uninstall:
 # build-fuzz/fuzz/ (fuzz/run); libFuzzer run by hand writes crash-* and the
 # like into the working directory.
 clean:
-	rm -rf build build-asan build-tsan build-fuzz $(B) $(TSAN_B) $(FUZZ_B)
+	rm -rf $(sort build build-asan build-tsan build-fuzz $(B) $(TSAN_B) $(FUZZ_B))
 	rm -f crash-* leak-* timeout-* oom-* slow-unit-*
