@@ -28,12 +28,14 @@ PAMDIR   ?= $(LIBDIR)/security
 SBINDIR  ?= $(PREFIX)/sbin
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+# The daemon's private plugins (the MySQL/MariaDB engine).
+PLUGINDIR ?= $(LIBDIR)/django-authd
 
 # Debian packages: what the build needs, and what the tests need on top.
 PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libsodium-dev libcrypt-dev libinih-dev zlib1g-dev \
-              libsqlite3-dev libpq-dev libpam0g-dev libcmocka-dev
-PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 python3-pytest python3-pip \
-              pamtester libpam-wrapper postgresql pgbouncer sqlite3 util-linux \
+              libsqlite3-dev libpq-dev libmariadb-dev libpam0g-dev libcmocka-dev
+PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 python3-mysqldb python3-pytest python3-pip \
+              pamtester libpam-wrapper postgresql pgbouncer mariadb-server sqlite3 util-linux \
               debhelper dh-nss lintian fakeroot man-db systemd-container \
               apache2 libapache2-mod-authnz-pam libapache2-mod-authz-unixgroup openssh-server \
               openssh-client sshpass vsftpd openssl procps sudo curl
@@ -69,6 +71,8 @@ LIBS_HASH  = $(call PC,libcrypto libargon2 libsodium libcrypt)
 # The daemon's: the databases, and zlib for Django's common-passwords.txt.gz.
 LIBS_DB    = $(call PC,libpq sqlite3 zlib)
 LIBS_INI   = $(call PC,inih)
+# Only the MySQL/MariaDB plugin links the connector; the daemon dlopens it.
+LIBS_MYSQL = $(call PC,libmariadb)
 LIBS_UNIT  = $(call PC,cmocka)
 
 # --- sources -----------------------------------------------------------------
@@ -79,7 +83,8 @@ LIBS_UNIT  = $(call PC,cmocka)
 # (daemon/config.cc).
 CLIENT_SRCS := $(sort $(wildcard common/*.cc))
 CORE_SRCS   := $(sort $(wildcard passwords/*.cc)) daemon/config.cc
-DAEMON_SRCS := $(filter-out daemon/main.cc $(CORE_SRCS),$(sort $(wildcard daemon/*.cc)))
+# daemon/db_mysql.cc goes into the plugin only (MYSQL_PLUGIN below).
+DAEMON_SRCS := $(filter-out daemon/main.cc daemon/db_mysql.cc $(CORE_SRCS),$(sort $(wildcard daemon/*.cc)))
 NSS_SRCS    := $(sort $(wildcard nss/*.cc))
 PAM_SRCS    := $(sort $(wildcard pam/*.cc))
 TOOL_SRCS   := $(sort $(wildcard tools/*.cc))
@@ -91,7 +96,8 @@ FUZZ_NAMES  := $(patsubst fuzz/%.cc,%,$(FUZZ_SRCS))
 
 obj = $(patsubst %.cc,$(B)/obj/%.o,$(1))
 
-ARTIFACTS := $(B)/pam_django.so $(B)/libnss_django.so.2 $(B)/django-authd $(B)/django-authctl
+MYSQL_PLUGIN := $(B)/django-authd-mysql.so
+ARTIFACTS := $(B)/pam_django.so $(B)/libnss_django.so.2 $(B)/django-authd $(B)/django-authctl $(MYSQL_PLUGIN)
 UNIT_BINS := $(patsubst tests/unit/%.cc,$(B)/tests/%,$(UNIT_SRCS))
 HELPER_BINS := $(patsubst tests/helpers/%.cc,$(B)/tests/%,$(HELPER_SRCS))
 BENCH_BINS  := $(patsubst bench/%.cc,$(B)/bench/%,$(BENCH_SRCS))
@@ -151,6 +157,17 @@ $(B)/pam_django.so: $(call obj,$(PAM_SRCS)) $(B)/libdjclient.a pam/exports.map
 $(B)/django-authd: $(call obj,daemon/main.cc) $(B)/libdjdaemon.a $(B)/libdjcore.a $(B)/libdjclient.a
 	$(CXX) -pie -o $@ $^ $(LDFLAGS_ALL) $(LIBS_DB) $(LIBS_INI) $(LIBS_HASH)
 
+# The MySQL/MariaDB engine: a plugin the daemon loads only when engine =
+# mysql (daemon/mysql_plugin.h), so the daemon itself never links libmariadb.
+# It exports one symbol (dj_mysql_engine_create).
+# The daemon looks for it in PLUGINDIR: recompiled when that changes.
+$(shell echo '$(PLUGINDIR)' | cmp -s - $(B)/.plugindir || echo '$(PLUGINDIR)' > $(B)/.plugindir)
+$(B)/obj/daemon/mysql_plugin.o: CXXFLAGS_ALL += -DDJ_PLUGIN_DIR='"$(PLUGINDIR)"'
+$(B)/obj/daemon/mysql_plugin.o: $(B)/.plugindir
+$(MYSQL_PLUGIN): $(call obj,daemon/db_mysql.cc daemon/mysql_text.cc) daemon/mysql_plugin.map
+	$(CXX) -shared -Wl,--version-script=daemon/mysql_plugin.map -Wl,--no-undefined \
+	  -o $@ $(call obj,daemon/db_mysql.cc daemon/mysql_text.cc) $(LDFLAGS_ALL) $(LIBS_MYSQL)
+
 $(B)/django-authctl: $(call obj,$(TOOL_SRCS)) $(B)/libdjcore.a $(B)/libdjclient.a
 	$(CXX) -pie -o $@ $^ $(LDFLAGS_ALL) $(LIBS_INI) $(LIBS_HASH)
 
@@ -176,10 +193,10 @@ check: all $(UNIT_BINS) $(HELPER_BINS) $(REPLAY_BINS) $(B)/.deps-test
 	@tests/run --build $(B) --sanitize $(SANITIZE)
 
 # The edit-compile-test loop: the cmocka tests and the integration tests that
-# need no PostgreSQL, no real services and little time (about a minute;
+# need no PostgreSQL or MariaDB, no real services and little time (about a minute;
 # tests/README.md lists what each marker leaves out).
 check-unit: all $(UNIT_BINS) $(HELPER_BINS) $(REPLAY_BINS) $(B)/.deps-test
-	@tests/run --build $(B) --sanitize $(SANITIZE) -m "not postgres and not e2e and not slow"
+	@tests/run --build $(B) --sanitize $(SANITIZE) -m "not postgres and not mariadb and not e2e and not slow"
 
 # The daemon and NSS client concurrency tests under ThreadSanitizer, in their
 # own build directory (tests/run --sanitize thread picks the subset).
@@ -233,6 +250,7 @@ bench: all $(BENCH_BINS) $(HELPER_BINS) $(B)/.deps-test $(B)/.deps-bench
 #   libnss_django.so.2, libnss_django(8)                        -> libnss-django
 #   the daemon, django-authctl, the systemd units, sysusers.d,
 #   the default configuration (mode 0600), their man pages      -> django-authd
+#   django-authd-mysql.so (the MySQL/MariaDB engine)            -> django-authd-mysql
 # The installed configuration runs the daemon as DAEMON_USER (the system user
 # dist/django-authd.sysusers creates); DAEMON_USER= keeps the built-in default
 # (the uid it was started with).
@@ -247,6 +265,8 @@ install: all
 	install -m 0644 $(B)/libnss_django.so.2 $(DESTDIR)$(LIBDIR)/libnss_django.so.2
 	install -m 0755 $(B)/django-authd $(DESTDIR)$(SBINDIR)/django-authd
 	install -m 0755 $(B)/django-authctl $(DESTDIR)$(BINDIR)/django-authctl
+	install -d $(DESTDIR)$(PLUGINDIR)
+	install -m 0644 $(MYSQL_PLUGIN) $(DESTDIR)$(PLUGINDIR)/django-authd-mysql.so
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/django-auth
 	awk -v u='$(DAEMON_USER)' '/^\[/ { s = $$0 } s == "[daemon]" && /^user[ \t]*=/ { $$0 = "user = " u } { print }' \
 	  config/django-auth.conf > $(B)/django-auth.conf.install
@@ -271,6 +291,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PAMDIR)/pam_django.so $(DESTDIR)$(LIBDIR)/libnss_django.so.2 \
 	  $(DESTDIR)$(SBINDIR)/django-authd $(DESTDIR)$(BINDIR)/django-authctl \
+	  $(DESTDIR)$(PLUGINDIR)/django-authd-mysql.so \
 	  $(DESTDIR)$(UNITDIR)/django-authd.service $(DESTDIR)$(UNITDIR)/django-authd.socket \
 	  $(DESTDIR)$(SYSUSERSDIR)/django-authd.conf $(DESTDIR)$(PAMCONFIGDIR)/django
 	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \

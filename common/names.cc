@@ -14,6 +14,11 @@ bool nss_ok(std::string_view name) {
     return true;
 }
 
+std::string_view without_trailing_spaces(std::string_view name) {
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    return name;
+}
+
 size_t utf8_length(std::string_view s) {
     size_t n = 0;
     for (char c : s)

@@ -32,6 +32,11 @@ inline constexpr size_t kMaxUserChars = 150;
 // not starting with '+' or '-' (compat-mode markers), not "." or "..".
 bool nss_ok(std::string_view name);
 
+// `name` without trailing spaces. A lookup by name checks the name asked for
+// with it: a database whose collation pads (MySQL's PAD SPACE) finds "alice "
+// as alice, as Django there does, and the answer carries the stored name.
+std::string_view without_trailing_spaces(std::string_view name);
+
 // Not empty, not starting with '+' or '-', at most 150 characters (UTF-8),
 // no control characters.
 bool plausible_user(std::string_view name);

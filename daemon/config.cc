@@ -122,7 +122,8 @@ struct Parser {
     explicit Parser(Config* config) : cfg(config) {
         auto& d = cfg->database;
         setters["database.engine"] = [&d](const std::string& v, std::string& why) {
-            if (v != "sqlite3" && v != "postgresql") return why = "expected sqlite3 or postgresql", false;
+            if (v != "sqlite3" && v != "postgresql" && v != "mysql")
+                return why = "expected sqlite3, postgresql or mysql", false;
             d.engine = v;
             return true;
         };
@@ -133,6 +134,11 @@ struct Parser {
         str("database.host", d.host);
         str("database.port", d.port);
         str("database.options", d.options);
+        setters["database.option_files"] = [&d](const std::string& v, std::string& why) {
+            if (!v.empty() && v[0] != '/') return why = "must be an absolute path (or empty: none)", false;
+            d.option_files = v;
+            return true;
+        };
         num("database.connect_timeout", d.connect_timeout, 1, 600);
         num("database.query_timeout", d.query_timeout, 1, 600);
 

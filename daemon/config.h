@@ -49,14 +49,15 @@ struct Schema {
 };
 
 struct DatabaseConfig {
-    std::string engine = "sqlite3";      // sqlite3 | postgresql
+    std::string engine = "sqlite3";      // sqlite3 | postgresql | mysql
     std::string name = "/srv/site/db.sqlite3";
     std::string user;
     std::string password;                // secret: never logged
     std::string password_file;
     std::string host;
     std::string port;
-    std::string options;                 // extra libpq conninfo "k=v k=v"
+    std::string options;                 // extra libpq conninfo, or MySQL TLS settings: "k=v k=v"
+    std::string option_files;            // mysql: an option file (Django's read_default_file)
     int connect_timeout = 5;             // seconds
     int query_timeout = 5;               // seconds (SQLite: busy timeout)
     Schema schema;

@@ -74,15 +74,13 @@ std::vector<std::pair<std::string, std::string>> PostgresEngine::conninfo(const 
 PostgresEngine::PostgresEngine(const DatabaseConfig& cfg, int pool_size)
     : params_(conninfo(cfg)),
       query_timeout_ms_(cfg.query_timeout * 1000),
-      pool_size_(size_t(pool_size > 0 ? pool_size : 1)) {
+      pool_(size_t(pool_size)) {
     describe_ = "postgresql " + cfg.name;
     if (!cfg.host.empty()) describe_ += "@" + cfg.host;
     if (!cfg.port.empty()) describe_ += ":" + cfg.port;
 }
 
-PostgresEngine::~PostgresEngine() {
-    for (PGconn* c : idle_) PQfinish(c);
-}
+PostgresEngine::~PostgresEngine() = default;
 
 PGconn* PostgresEngine::connect() {
     std::vector<const char*> keys, values;
@@ -106,14 +104,10 @@ PGconn* PostgresEngine::connect() {
 }
 
 void PostgresEngine::release(PGconn* c, bool healthy) {
-    if (healthy && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (idle_.size() < pool_size_) {
-            idle_.push_back(c);
-            return;
-        }
-    }
-    PQfinish(c);
+    if (healthy && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE)
+        pool_.put(c);
+    else
+        PQfinish(c);
 }
 
 namespace {
@@ -229,16 +223,8 @@ std::vector<Row> PostgresEngine::run(const std::string& sql, const std::vector<P
     // A pooled connection may have died (server restart): retry once on a
     // fresh one. A fresh connection that fails is final.
     for (int attempt = 0; attempt < 2; ++attempt) {
-        PGconn* c = nullptr;
-        bool reused = false;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (!idle_.empty()) {
-                c = idle_.back();
-                idle_.pop_back();
-                reused = true;
-            }
-        }
+        PGconn* c = pool_.take();
+        const bool reused = c != nullptr;
         if (!c) c = connect();  // throws DbUnavailable
         std::vector<Row> rows;
         std::string error;

@@ -14,14 +14,15 @@
 // PgBouncer rejects unless told to ignore it).
 #pragma once
 
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "daemon/config.h"
+#include "daemon/conn_pool.h"
 #include "daemon/sql.h"
 
 typedef struct pg_conn PGconn;
+extern "C" void PQfinish(PGconn* conn);
 
 namespace dj::db {
 
@@ -47,9 +48,7 @@ private:
     std::vector<std::pair<std::string, std::string>> params_;
     std::string describe_;
     int query_timeout_ms_;
-    size_t pool_size_;
-    std::mutex mutex_;
-    std::vector<PGconn*> idle_;
+    IdlePool<PGconn, PQfinish> pool_;
 };
 
 }  // namespace dj::db

@@ -121,13 +121,16 @@ private:
     uint32_t throttle_refuses(const std::string& key, const std::string& client, const std::string& who);
 
     // Lookups: fill `w` and return the status (Ok or NotFound).
-    proto::Status pw_by_name(proto::Reader& r, proto::Writer& w);
+    // The by-name lookups set `stored` to the name the database holds (for
+    // groups, its NSS name): it differs from the asked one where the
+    // database compares names loosely (MySQL's collations).
+    proto::Status pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stored);
     proto::Status pw_by_uid(proto::Reader& r, proto::Writer& w);
     proto::Status pw_list(proto::Reader& r, proto::Writer& w);
-    proto::Status gr_by_name(proto::Reader& r, proto::Writer& w);
+    proto::Status gr_by_name(proto::Reader& r, proto::Writer& w, std::string& stored);
     proto::Status gr_by_gid(proto::Reader& r, proto::Writer& w);
     proto::Status gr_list(proto::Reader& r, proto::Writer& w);
-    proto::Status groups_of_user(proto::Reader& r, proto::Writer& w);
+    proto::Status groups_of_user(proto::Reader& r, proto::Writer& w, std::string& stored);
     std::optional<proto::Group> make_group(const db::GroupRow& g);
 
     const Config& cfg_;

@@ -76,33 +76,49 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
     if (auto hit = cache_.get(key)) return Reply{std::move(*hit), false};
     proto::Writer w(op);
     Status s = Status::BadRequest;
+    std::string stored;
     switch (op) {
-        case Op::PwByName: s = pw_by_name(r, w); break;
+        case Op::PwByName: s = pw_by_name(r, w, stored); break;
         case Op::PwByUid: s = pw_by_uid(r, w); break;
         case Op::PwList: s = pw_list(r, w); break;
-        case Op::GrByName: s = gr_by_name(r, w); break;
+        case Op::GrByName: s = gr_by_name(r, w, stored); break;
         case Op::GrByGid: s = gr_by_gid(r, w); break;
         case Op::GrList: s = gr_list(r, w); break;
-        case Op::GroupsOfUser: s = groups_of_user(r, w); break;
+        case Op::GroupsOfUser: s = groups_of_user(r, w, stored); break;
         default: break;
     }
     if (s == Status::BadRequest) return status_only(op, s);
     Reply reply = s == Status::Ok ? Reply{std::move(w.finish()), false} : status_only(op, s);
+    if (s == Status::Ok && !stored.empty()) {
+        // Found under another spelling (ALICE for alice): one cache entry per
+        // user or group, the stored name's, so that spellings never disagree.
+        proto::Writer canonical(op);
+        canonical.str(stored);
+        const auto& f = canonical.finish();
+        std::string ckey(f.begin() + 4, f.end());
+        if (ckey != key) {
+            if (auto hit = cache_.get(ckey)) return Reply{std::move(*hit), false};
+            cache_.put(ckey, reply.frame, true);
+            return reply;
+        }
+    }
     cache_.put(key, reply.frame, s == Status::Ok);
     return reply;
 }
 
-Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w) {
+Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stored) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
     // A name the host's files hold (or reserve) is never served: no query,
     // so that it answers at once even while the database does not.
-    if (!names::nss_ok(name) || host_.user_conflict(name, std::nullopt)) return Status::NotFound;
+    if (const std::string_view n = names::without_trailing_spaces(name);
+        !names::nss_ok(n) || host_.user_conflict(n, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
     if (!u) return Status::NotFound;
     wipe(u->password);
     auto p = entries_.passwd(*u);
     if (!p) return Status::NotFound;
+    stored = p->name;
     w.passwd(*p);
     return Status::Ok;
 }
@@ -141,7 +157,7 @@ std::optional<proto::Group> Handler::make_group(const db::GroupRow& g) {
     return out;
 }
 
-Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w) {
+Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w, std::string& stored) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
     auto django = entries_.django_group_name(name);
@@ -150,6 +166,7 @@ Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w) {
     if (!g) return Status::NotFound;
     auto grp = make_group(*g);
     if (!grp) return Status::NotFound;
+    stored = grp->name;
     w.group(*grp);
     return Status::Ok;
 }
@@ -180,14 +197,16 @@ Status Handler::gr_list(proto::Reader& r, proto::Writer& w) {
         [](proto::Writer& out, const proto::Group& g) { out.group(g); });
 }
 
-Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w) {
+Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w, std::string& stored) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
     // initgroups asks for local users too (root at every sudo): see pw_by_name.
-    if (!names::nss_ok(name) || host_.user_conflict(name, std::nullopt)) return Status::NotFound;
+    if (const std::string_view n = names::without_trailing_spaces(name);
+        !names::nss_ok(n) || host_.user_conflict(n, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
     if (!u || !entries_.passwd(*u)) return Status::NotFound;
     wipe(u->password);
+    stored = u->username;
     std::vector<uint32_t> gids;
     // Django's groups_for_user: no groups for an inactive user.
     if (u->is_active)

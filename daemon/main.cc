@@ -22,6 +22,8 @@
 #include "daemon/check_config.h"
 #include "daemon/db_postgres.h"
 #include "daemon/guarded_db.h"
+#include "daemon/mysql_plugin.h"
+#include "daemon/mysql_text.h"
 #include "daemon/handlers.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
@@ -145,6 +147,14 @@ int run(int argc, char** argv) {
         } catch (const std::exception& e) {
             return fail(config_path + ": " + e.what());
         }
+    }
+    if (cfg.database.engine == "mysql") {
+        try {
+            (void)dj::db::parse_mysql_options(cfg.database.options);
+        } catch (const std::exception& e) {
+            return fail(config_path + ": " + e.what());
+        }
+        if (dj::db::find_mysql_plugin(error).empty()) return fail(config_path + ": " + error);
     }
     if (check_only) return check_config(cfg, config_path);
     {

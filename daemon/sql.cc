@@ -5,6 +5,7 @@
 
 #include "daemon/db_postgres.h"
 #include "daemon/db_sqlite.h"
+#include "daemon/mysql_plugin.h"
 
 namespace dj::db {
 namespace {
@@ -227,6 +228,9 @@ std::string SqlDatabase::describe() const { return engine_->describe(); }
 std::unique_ptr<Database> open_database(const DatabaseConfig& cfg, bool writable, int pool_size) {
     if (cfg.engine == "postgresql")
         return std::make_unique<SqlDatabase>(std::make_unique<PostgresEngine>(cfg, pool_size),
+                                             build_statements(cfg.schema, Placeholder::Dollar));
+    if (cfg.engine == "mysql")  // the engine rewrites $N for MySQL (mysql_text.h)
+        return std::make_unique<SqlDatabase>(open_mysql_engine(cfg, pool_size),
                                              build_statements(cfg.schema, Placeholder::Dollar));
     return std::make_unique<SqlDatabase>(std::make_unique<SqliteEngine>(cfg, writable, pool_size),
                                          build_statements(cfg.schema, Placeholder::Question));

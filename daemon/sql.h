@@ -69,7 +69,7 @@ private:
     Statements st_;
 };
 
-// The configured engine (sqlite3 or postgresql) wrapped in a SqlDatabase.
+// The configured engine (sqlite3, postgresql or mysql) wrapped in a SqlDatabase.
 // `pool_size`: how many connections may be open at once.
 std::unique_ptr<Database> open_database(const DatabaseConfig& cfg, bool writable, int pool_size);
 

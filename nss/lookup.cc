@@ -100,10 +100,12 @@ Result status_result(proto::Status s) noexcept {
     }
 }
 
-// Only a name the daemon could serve is worth a request (common/names.h).
+// Only a name the daemon could serve is worth a request (common/names.h; the
+// daemon finds "alice " as alice where the database ignores trailing spaces).
 bool name_ok(const char* name) noexcept {
     if (name == nullptr) return false;
-    return names::nss_ok(std::string_view(name, ::strnlen(name, names::kMaxNssBytes + 1)));
+    const std::string_view n(name, ::strnlen(name, proto::kMaxString + 1));
+    return n.size() <= proto::kMaxString && names::nss_ok(names::without_trailing_spaces(n));
 }
 
 template <typename Rec, typename ReadFn>

@@ -47,8 +47,11 @@ struct NssMap {
             View v;
             Result r = Ops.by_name(name, v);
             if (r != Result::Ok) return failed(r, errnop);
-            // Exactly the name asked for: never hand out another spelling.
-            if (v.name != std::string_view(name)) return failed(Result::NotFound, errnop);
+            // The entry may carry another spelling than the one asked for: the
+            // daemon finds names as the database compares them (MySQL's default
+            // collations ignore case and trailing spaces, as Django there does)
+            // and answers with the stored name, as sssd does for
+            // case-insensitive domains.
             return answer(v, result, buf, buflen, errnop);
         });
     }

@@ -92,7 +92,7 @@ Reply DaemonCalls::change_password(std::string_view user, std::string_view old_p
     return exchange(proto::Op::ChangePassword, w.finish(), true);
 }
 
-Reply DaemonCalls::passwd_uid(std::string_view user, uint32_t& uid) {
+Reply DaemonCalls::passwd_uid(std::string_view user, uint32_t& uid, std::string* name) {
     proto::Writer w(proto::Op::PwByName);
     w.str(user);
     Reply r;
@@ -113,6 +113,7 @@ Reply DaemonCalls::passwd_uid(std::string_view user, uint32_t& uid) {
             return r;
         }
         uid = p.uid;
+        if (name) *name = std::move(p.name);
     }
     r.reached = true;
     r.status = rd.status();

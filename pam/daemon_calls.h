@@ -43,8 +43,10 @@ public:
                           std::string_view new_password, uint32_t flags,
                           std::string_view service);
     // PwByName: the uid the daemon serves for `user` (in `uid` when the
-    // status is Ok; NotFound when it serves none).
-    Reply passwd_uid(std::string_view user, uint32_t& uid);
+    // status is Ok; NotFound when it serves none), and the name it is
+    // stored under (in `*name`, when given: it may differ from `user` in
+    // case or trailing spaces where the database compares names so, MySQL).
+    Reply passwd_uid(std::string_view user, uint32_t& uid, std::string* name = nullptr);
 
 private:
     Reply exchange(proto::Op op, std::vector<uint8_t>& frame, bool has_text);

@@ -51,6 +51,8 @@ bool PamHandleIo::token_preset(Token which) {
 
 void PamHandleIo::clear_authtok() { pam_set_item(pamh_, PAM_AUTHTOK, nullptr); }
 
+int PamHandleIo::set_user(const std::string& user) { return pam_set_item(pamh_, PAM_USER, user.c_str()); }
+
 std::string PamHandleIo::item(int item_type) {
     const void* v = nullptr;
     if (pam_get_item(pamh_, item_type, &v) != PAM_SUCCESS || v == nullptr) return {};

@@ -40,6 +40,8 @@ public:
     virtual bool token_preset(Token which) = 0;
     // pam_set_item(PAM_AUTHTOK, NULL): forget a rejected new password.
     virtual void clear_authtok() = 0;
+    // pam_set_item(PAM_USER, user).
+    virtual int set_user(const std::string& user) = 0;
     // String items (PAM_SERVICE, PAM_RHOST, PAM_TTY, ...); "" when unset.
     virtual std::string item(int item_type) = 0;
     // pam_syslog(pamh, prio, "%s", msg).
@@ -60,6 +62,7 @@ public:
     int get_token(Token which, const char* prompt, std::string& tok) override;
     bool token_preset(Token which) override;
     void clear_authtok() override;
+    int set_user(const std::string& user) override;
     std::string item(int item_type) override;
     void log(int prio, const std::string& msg) override;
     int message(int style, const std::string& msg) override;

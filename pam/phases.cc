@@ -44,6 +44,7 @@ struct Ctx {
     const Args& args;
     int flags;
     std::string user;         // as given; log only through who()
+    std::string stored_name;  // the daemon's name for it, once a PwByName told
     bool user_known = false;  // the daemon's answer showed the user exists
     std::string rhost;
     std::string service;
@@ -126,7 +127,7 @@ int check_ours(Ctx& c, const char* phase) {
             break;
     }
     uint32_t django_uid = 0;
-    Reply r = c.daemon.passwd_uid(c.user, django_uid);
+    Reply r = c.daemon.passwd_uid(c.user, django_uid, &c.stored_name);
     if (is_unavailable(r)) return unavailable(c, phase, r);
     if (r.status == Status::Ok && django_uid == host_uid) return PAM_SUCCESS;
     if (r.status != Status::Ok && r.status != Status::NotFound) return unexpected(c, phase, r);
@@ -135,6 +136,27 @@ int check_ours(Ctx& c, const char* phase) {
     c.io.log(LOG_NOTICE, std::string(phase) + " failure; the host resolves this name to uid " +
                              std::to_string(host_uid) + ", not to a Django user; " + c.who());
     return c.args.ignore_unknown_user ? PAM_IGNORE : PAM_USER_UNKNOWN;
+}
+
+// After a successful authentication: PAM_USER becomes the name the user is
+// stored under when the database found it under another spelling (MySQL's
+// collations compare case- and trailing-space-insensitively), as pam_sss does
+// for case-insensitive domains, so the rest of the stack (account, session,
+// the application) sees one name per user. A name NSS cannot carry keeps
+// its spelling.
+void adopt_stored_name(Ctx& c) {
+    if (c.stored_name.empty()) {
+        uint32_t uid = 0;
+        Reply r = c.daemon.passwd_uid(c.user, uid, &c.stored_name);
+        if (!r.reached || r.status != Status::Ok) return;
+    }
+    if (c.stored_name.empty() || c.stored_name == c.user) return;
+    if (c.io.set_user(c.stored_name) != PAM_SUCCESS) {
+        c.io.log(LOG_ERR, "cannot set PAM_USER to the stored name; " + c.who());
+        return;
+    }
+    c.debug("PAM_USER set to the stored name " + loggable(c.stored_name) + "; " + c.who());
+    c.user = c.stored_name;
 }
 
 void show_error(Ctx& c, const std::string& msg) {
@@ -189,6 +211,7 @@ int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
     switch (r.status) {
         case Status::Ok:
             io.log(LOG_INFO, "authentication success; " + c.who());
+            adopt_stored_name(c);
             return PAM_SUCCESS;
         case Status::WrongPassword:
             io.log(LOG_NOTICE, "authentication failure; " + c.who());

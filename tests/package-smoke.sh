@@ -40,13 +40,13 @@ cp -a /etc/nsswitch.conf /etc/pam.d/common-* /tmp/before/
 # --- install -------------------------------------------------------------------
 echo "== dpkg -i"
 if dpkg -i "$pkg"/libpam-django_*.deb "$pkg"/libnss-django_*.deb "$pkg"/django-authd_*.deb \
-        >/tmp/dpkg-install.log 2>&1; then
-    ok "dpkg -i libpam-django libnss-django django-authd"
+        "$pkg"/django-authd-mysql_*.deb >/tmp/dpkg-install.log 2>&1; then
+    ok "dpkg -i libpam-django libnss-django django-authd django-authd-mysql"
 else
     bad "dpkg -i"; sed 's/^/     /' /tmp/dpkg-install.log | tail -n 40
 fi
-check "all three packages configured" bash -c \
-    '[ "$(dpkg-query -W -f="\${db:Status-Abbrev}\n" libpam-django libnss-django django-authd | grep -c "^ii")" = 3 ]'
+check "all four packages configured" bash -c \
+    '[ "$(dpkg-query -W -f="\${db:Status-Abbrev}\n" libpam-django libnss-django django-authd django-authd-mysql | grep -c "^ii")" = 4 ]'
 
 echo "== what the maintainer scripts did"
 diff -u /tmp/before/nsswitch.conf /etc/nsswitch.conf | sed 's/^/     /'
@@ -66,8 +66,14 @@ check "system user _django-authd exists (files)" getent -s files passwd _django-
 check "default config: root, 0600, user = _django-authd" bash -c \
     '[ "$(stat -c "%U %a" /etc/django-auth/django-auth.conf)" = "root 600" ] && grep -qx "user = _django-authd" /etc/django-auth/django-auth.conf'
 refute "django-authd --check-config: no site at the default path yet" /usr/sbin/django-authd --check-config
+# engine = mysql: the installed daemon loads the installed plugin (here it
+# then fails to reach a server, and says so, not that the plugin is missing).
+check "engine = mysql loads django-authd-mysql's plugin" bash -c \
+    'printf "[database]\nengine = mysql\nname = site\nhost = /nonexistent/mysqld.sock\nconnect_timeout = 1\n" > /tmp/my.conf; chmod 600 /tmp/my.conf
+     out=$(/usr/sbin/django-authd --check-config --config /tmp/my.conf 2>&1); echo "$out"
+     echo "$out" | grep -q "cannot open or log in: mysql site@/nonexistent/mysqld.sock" && ! echo "$out" | grep -q "install the django-authd-mysql"'
 check "README.Debian and the examples are installed" bash -c \
-    'd=/usr/share/doc/django-authd; [ -f $d/README.Debian ] && for f in pam.d/sshd pam.d/vsftpd pam.d/django-web apache-django.conf nsswitch.conf postgresql-roles.sql django-auth.conf; do [ -f $d/examples/$f ] || [ -f $d/examples/$f.gz ] || { echo "missing $f"; exit 1; }; done' 
+    'd=/usr/share/doc/django-authd; [ -f $d/README.Debian ] && for f in pam.d/sshd pam.d/vsftpd pam.d/django-web apache-django.conf nsswitch.conf postgresql-roles.sql mysql-roles.sql django-auth.conf; do [ -f $d/examples/$f ] || [ -f $d/examples/$f.gz ] || { echo "missing $f"; exit 1; }; done' 
 check "socket unit enabled (sockets.target.wants)" test -L /etc/systemd/system/sockets.target.wants/django-authd.socket
 if command -v systemd-analyze >/dev/null; then
     check "systemd-analyze verify the units" bash -c \
@@ -159,8 +165,8 @@ rm -f /etc/pam.d/djsmoke
 
 # --- purge -----------------------------------------------------------------------
 echo "== dpkg --purge"
-if dpkg --purge libpam-django libnss-django django-authd >/tmp/dpkg-purge.log 2>&1; then
-    ok "dpkg --purge libpam-django libnss-django django-authd"
+if dpkg --purge libpam-django libnss-django django-authd-mysql django-authd >/tmp/dpkg-purge.log 2>&1; then
+    ok "dpkg --purge libpam-django libnss-django django-authd-mysql django-authd"
 else
     bad "dpkg --purge"; sed 's/^/     /' /tmp/dpkg-purge.log | tail -n 40
 fi

@@ -99,11 +99,16 @@ else
 fi
 grep -E '^== build/tests/test_|PASSED|FAILED' "$work/build.log" | sed 's/^/     /' | tail -n 20
 fi
-# The three packages (not their -dbgsym companions).
+# The four packages (not their -dbgsym companions).
 debs=()
 for d in "$work"/*.deb; do case "$d" in *-dbgsym_*) ;; *) debs+=("$d") ;; esac; done
 names=$(for d in "${debs[@]}"; do dpkg-deb -f "$d" Package; done | sort | tr '\n' ' ')
-check "three binary packages: $names" test "$names" = "django-authd libnss-django libpam-django "
+check "four binary packages: $names" test "$names" = "django-authd django-authd-mysql libnss-django libpam-django "
+# The MySQL client library comes only with the engine's own package.
+check "django-authd does not depend on libmariadb" bash -c \
+    "! dpkg-deb -f '$work'/django-authd_*.deb Depends | grep -q mariadb"
+check "django-authd-mysql depends on libmariadb3 and this django-authd" bash -c \
+    "d=\$(dpkg-deb -f '$work'/django-authd-mysql_*.deb Depends); echo \"\$d\" | grep -q libmariadb3 && echo \"\$d\" | grep -q 'django-authd (= '"
 
 # --- 2. lintian ------------------------------------------------------------------
 echo "== lintian"

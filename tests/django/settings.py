@@ -2,8 +2,8 @@
 
 Everything comes from the environment so one settings file serves SQLite and
 PostgreSQL:
-  DJ_DB_ENGINE    sqlite3 (default) or postgresql
-  DJ_DB_NAME      SQLite file, or PostgreSQL database name
+  DJ_DB_ENGINE    sqlite3 (default), postgresql or mysql
+  DJ_DB_NAME      SQLite file, or the PostgreSQL or MySQL database name
   DJ_DB_HOST, DJ_DB_PORT, DJ_DB_USER, DJ_DB_PASSWORD
   DJ_HASHERS      comma-separated algorithm names, preferred first
                   (default: Django's default list)
@@ -28,6 +28,9 @@ DATABASES = {
         "PASSWORD": os.environ.get("DJ_DB_PASSWORD", ""),
     }
 }
+if _engine == "mysql":
+    # What sites on MySQL/MariaDB configure: 4-byte characters on the wire.
+    DATABASES["default"]["OPTIONS"] = {"charset": "utf8mb4"}
 
 _CLASSES = {
     "pbkdf2_sha256": "django.contrib.auth.hashers.PBKDF2PasswordHasher",

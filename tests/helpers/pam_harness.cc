@@ -12,7 +12,10 @@
 // for the echo-off prompts in order (the password for auth; current, new and
 // new again for chauthtok). Writes one line per request:
 //
-//   USER<TAB>auth=PAM_SUCCESS acct=PAM_PERM_DENIED prompts=1 other_msgs=0 delay=-1
+//   USER<TAB>auth=PAM_SUCCESS acct=PAM_PERM_DENIED prompts=1 other_msgs=0 delay=-1 pam_user=USER
+//
+// pam_user: PAM_USER after the ops (a module may have set it to the stored
+// spelling of the name), %XX-escaped outside [A-Za-z0-9._-].
 //
 // and with --msgs a last field msgs=TEXT: the PAM_ERROR_MSG and PAM_TEXT_INFO
 // texts the modules sent, joined by "|", percent-encoded (space, %, |, and
@@ -28,6 +31,7 @@
 //          asks for instead of sleeping; printed as delay=USEC (-1: none).
 #include <security/pam_appl.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -208,9 +212,22 @@ int main(int argc, char** argv) {
             last = rc;
             if (chain && rc != PAM_SUCCESS) stopped = true;
         }
+        const void* item = nullptr;
+        std::string pam_user;
+        if (pam_get_item(pamh, PAM_USER, &item) == PAM_SUCCESS && item)
+            for (const char* p = static_cast<const char*>(item); *p; ++p) {
+                unsigned char c = static_cast<unsigned char>(*p);
+                if (isalnum(c) || c == '.' || c == '_' || c == '-') {
+                    pam_user += char(c);
+                } else {
+                    char hex[4];
+                    snprintf(hex, sizeof hex, "%%%02X", c);
+                    pam_user += hex;
+                }
+            }
         pam_end(pamh, last);
-        printf("%sprompts=%d other_msgs=%d delay=%ld%s%s\n", out.c_str(), st.prompts, st.other_msgs,
-               g_delay, msgs ? " msgs=" : "", st.msgs.c_str());
+        printf("%sprompts=%d other_msgs=%d delay=%ld pam_user=%s%s%s\n", out.c_str(), st.prompts, st.other_msgs,
+               g_delay, pam_user.c_str(), msgs ? " msgs=" : "", st.msgs.c_str());
         fflush(stdout);
     }
     return 0;

@@ -45,9 +45,10 @@ def django_env(**db):
 # --- markers: what a test needs ------------------------------------------------------
 # Set from the fixtures a test uses (and its module), so that no test can
 # forget its marker. `make check-unit` runs the tests marked none of
-# postgres, e2e, slow; `pytest -m postgres` only those, and so on.
+# postgres, mariadb, e2e, slow; `pytest -m postgres` only those, and so on.
 MARKERS = {
     "postgres": "needs the PostgreSQL cluster the tests start (and PgBouncer for test_daemon_pgbouncer)",
+    "mariadb": "needs the MariaDB server the tests start (fixtures_mysql)",
     "e2e": "real sshd, Apache or vsftpd in a private mount namespace (fixtures_e2e)",
     "slow": "takes more than a few seconds: attacks, floods, concurrency, big populations",
 }
@@ -58,6 +59,7 @@ SLOW_MODULES = {"test_abuse", "test_attack_dos", "test_attack_disclosure", "test
                 "test_hashers_modern", "test_site_params", "test_contrib_authd_config",
                 "test_pam_messages"}
 PG_FIXTURES = {"pg_cluster", "pg_population", "daemon_pg"}
+MARIADB_FIXTURES = {"mariadb", "mysql_population", "daemon_mysql"}
 
 
 def pytest_configure(config):
@@ -71,6 +73,8 @@ def pytest_collection_modifyitems(config, items):
         params = getattr(getattr(item, "callspec", None), "params", {})
         if names & PG_FIXTURES or "pg" in params.values():
             item.add_marker(pytest.mark.postgres)
+        if names & MARIADB_FIXTURES or "mysql" in params.values():
+            item.add_marker(pytest.mark.mariadb)
         if "e2e" in names:
             item.add_marker(pytest.mark.e2e)
         if item.module.__name__ in SLOW_MODULES:

@@ -108,6 +108,18 @@ def expect(spec):
     for name in spec["ghosts"]:
         out["users"][name] = {"id": None, "right": check_password({}, name, "whatever"),
                               "groups": [g.decode() for g in groups_for_user({}, name)]}
+    # Other spellings of stored names (MySQL's collations may find the user):
+    # what Django answers for each, with the stored user's password.
+    passwords = {u["username"]: u["password"] for u in spec["users"]}
+    out["spellings"] = {}
+    for typed, stored in spec.get("spellings", {}).items():
+        found = User.objects.filter(username=typed).first()
+        out["spellings"][typed] = {
+            "found": found.username if found else None,
+            "right": check_password({}, typed, passwords[stored]),
+            "wrong": check_password({}, typed, passwords[stored] + "x"),
+            "groups": sorted(g.decode() for g in groups_for_user({}, typed)),
+        }
     for g in Group.objects.all():
         out["groups"][g.name] = {
             "id": g.id,

@@ -11,6 +11,7 @@
                                      population (fixtures_db.sqlite_population),
                                      .db is the Population with .expected
     daemon_pg                        the same over PostgreSQL
+    daemon_mysql                     the same over MariaDB (fixtures_mysql.py)
 Other parts of the suite (NSS, PAM) reuse daemon_sqlite: it answers for the
 population's users (uid = 200000 + Django id, gid = 200000 + group id,
 primary group 100), and allows uid 0 and www-data to authenticate."""
@@ -206,21 +207,21 @@ class Daemon:
             assert rc == 0, "django-authd exited %s:\n%s" % (rc, log)
 
 
-@pytest.fixture(scope="session")
-def daemon_sqlite(sqlite_population, tmp_path_factory):
-    d = Daemon(BUILD, tmp_path_factory.mktemp("authd-sqlite"), sqlite_population.db_section, sqlite_population)
+def session_daemon(population, workdir):
+    """A daemon over `population` for a session fixture to yield from."""
+    d = Daemon(BUILD, workdir, population.db_section, population)
     d.start()
     yield d
     rc = d.stop()
     d.cleanup()
     assert rc == 0, d.log_text()
+
+
+@pytest.fixture(scope="session")
+def daemon_sqlite(sqlite_population, tmp_path_factory):
+    yield from session_daemon(sqlite_population, tmp_path_factory.mktemp("authd-sqlite"))
 
 
 @pytest.fixture(scope="session")
 def daemon_pg(pg_population, tmp_path_factory):
-    d = Daemon(BUILD, tmp_path_factory.mktemp("authd-pg"), pg_population.db_section, pg_population)
-    d.start()
-    yield d
-    rc = d.stop()
-    d.cleanup()
-    assert rc == 0, d.log_text()
+    yield from session_daemon(pg_population, tmp_path_factory.mktemp("authd-pg"))

@@ -108,6 +108,8 @@ def harness(confdir, service, requests, ops="auth,acct", flags=None, rhost="192.
             k, v = kv.split("=", 1)
             if k == "msgs":
                 d[k] = [urllib.parse.unquote(m) for m in v.split("|")] if v else []
+            elif k == "pam_user":
+                d[k] = urllib.parse.unquote(v)
             else:
                 d[k] = int(v) if k in ("prompts", "other_msgs", "delay") else v
         out.append(d)

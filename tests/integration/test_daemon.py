@@ -15,9 +15,9 @@ def nss_ok(name):
     return bool(name) and name[0] not in "+-" and not (NSS_BAD_CHARS & set(name)) and "/" not in name
 
 
-@pytest.fixture(scope="module", params=["sqlite", "pg"])
+@pytest.fixture(scope="module", params=["sqlite", "pg", "mysql"])
 def daemon(request):
-    return request.getfixturevalue("daemon_sqlite" if request.param == "sqlite" else "daemon_pg")
+    return request.getfixturevalue("daemon_" + request.param)
 
 
 AUTH_MAP = {"Ok": True, "WrongPassword": False, "NoUser": None}

@@ -83,7 +83,7 @@ def test_check_config_tries_what_the_daemon_will_do(tmp_path, sqlite_population)
 
 
 @pytest.mark.parametrize("body,line,key", [
-    ("[database]\nengine = mysql\n", 2, "database.engine"),
+    ("[database]\nengine = oracle\n", 2, "database.engine"),
     ("[database]\nname = x\n[nss]\nuid_base = -5\n", 4, "nss.uid_base"),
     ("[daemon]\nsocket = /tmp/s\nbogus = 1\n", 3, "daemon.bogus"),
     ("[schema]\nuser_table = auth_user; DROP TABLE x\n", 2, "schema.user_table"),
@@ -152,13 +152,15 @@ def test_sqlite_missing_database_is_unavailable(tmp_path):
         assert d.alive()
 
 
-def test_postgres_down_and_back(pg_population, pg_cluster, tmp_path):
-    pop = pg_population
+@pytest.mark.parametrize("server,population", [("pg_cluster", "pg_population"), ("mariadb", "mysql_population")])
+def test_database_server_down_and_back(server, population, request, tmp_path):
+    pop = request.getfixturevalue(population)
+    server = request.getfixturevalue(server)
     u = pop.spec["users"][0]
     with Daemon(BUILD, tmp_path / "d", pop.db_section, pop) as d:
         with d.client() as c:
             assert c.authenticate(u["username"], u["password"]) == "Ok"
-        pg_cluster.stop()
+        server.stop()
         try:
             with d.client() as c:
                 t = time.time()
@@ -170,7 +172,7 @@ def test_postgres_down_and_back(pg_population, pg_cluster, tmp_path):
             with d.client() as c:
                 assert c.stats()["database_available"] == "no"
         finally:
-            pg_cluster.start()
+            server.start()
         # Its probe finds the server back within a few seconds.
         assert d.wait_database()
         with d.client() as c:

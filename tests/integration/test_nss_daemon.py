@@ -54,9 +54,9 @@ def expected_gids(pop, name):
     return sorted(GID_BASE + pop.expected["groups"][g]["id"] for g in e["groups"] if nss_ok(g))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "pg"])
+@pytest.fixture(scope="module", params=["sqlite", "pg", "mysql"])
 def daemon(request):
-    return request.getfixturevalue("daemon_sqlite" if request.param == "sqlite" else "daemon_pg")
+    return request.getfixturevalue("daemon_" + request.param)
 
 
 @pytest.fixture(scope="module")

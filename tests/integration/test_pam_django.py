@@ -38,9 +38,9 @@ def refused_by_module(name):
     return name == "" or name[0] in "+-"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "pg"])
+@pytest.fixture(scope="module", params=["sqlite", "pg", "mysql"])
 def daemon(request):
-    return request.getfixturevalue("daemon_sqlite" if request.param == "sqlite" else "daemon_pg")
+    return request.getfixturevalue("daemon_" + request.param)
 
 
 def bracket(arg):
@@ -274,15 +274,17 @@ def test_stopped_daemon_is_authinfo_unavail(sqlite_population, tmp_path):
     assert p.returncode != 0 and STRERROR["PAM_AUTHINFO_UNAVAIL"] in p.stdout + p.stderr
 
 
-def test_database_down_is_authinfo_unavail(pg_population, pg_cluster, tmp_path):
-    """A daemon whose PostgreSQL is unreachable answers Unavailable."""
-    section = dict(pg_population.db_section, port=str(free_port()), host="127.0.0.1")
-    d = Daemon(BUILD, tmp_path / "d", section, pg_population)
+@pytest.mark.parametrize("population", ["pg_population", "mysql_population"])
+def test_database_down_is_authinfo_unavail(population, request, tmp_path):
+    """A daemon whose PostgreSQL (or MySQL) is unreachable answers Unavailable."""
+    pop = request.getfixturevalue(population)
+    section = dict(pop.db_section, port=str(free_port()), host="127.0.0.1")
+    d = Daemon(BUILD, tmp_path / "d", section, pop)
     try:
         d.start()   # it starts without its database, and connects when it can
         svc = ServiceDir(tmp_path / "pam.d")
         s = svc.simple("web", d.socket, common="nodelay timeout=10")
-        u = first_user(pg_population, lambda u: True)
+        u = first_user(pop, lambda u: True)
         r = harness1(svc.path, s, u["username"], u["password"])
         assert (r["auth"], r["acct"]) == ("PAM_AUTHINFO_UNAVAIL", "PAM_AUTHINFO_UNAVAIL")
         assert d.alive()

@@ -66,6 +66,14 @@ void test_values(void**) {
     assert_string_equal(c.nss.group_prefix.c_str(), "dj-");
     assert_string_equal(c.database.schema.user_table.c_str(), "accounts.user");
     assert_string_equal(c.database.schema.user_is_staff.c_str(), "");
+    // engine = mysql, an option file, or none (the shipped file's empty key)
+    Config m;
+    assert_true(parse("[database]\nengine = mysql\noption_files = /etc/django-auth/my.cnf\n", m, err));
+    assert_string_equal(m.database.engine.c_str(), "mysql");
+    assert_string_equal(m.database.option_files.c_str(), "/etc/django-auth/my.cnf");
+    Config e;
+    assert_true(parse("[database]\nengine = mysql\noption_files =\n", e, err));
+    assert_string_equal(e.database.option_files.c_str(), "");
 }
 
 void expect_error(const char* text, const char* needle1, const char* needle2) {
@@ -92,6 +100,7 @@ void test_errors_name_line_and_key(void**) {
     expect_error("[nss]\nuid_base = 100\nuid_max = 50\n", "t.conf", "nss.uid_max");
     expect_error("[database]\npassword = x\npassword_file = /p\n", "t.conf", "exclusive");
     expect_error("[daemon]\nsocket = relative\n", "t.conf", "daemon.socket");
+    expect_error("[database]\nengine = mysql\noption_files = my.cnf\n", "t.conf:3:", "database.option_files");
     expect_error(("[database]\noptions = " + std::string(300, 'x') + "\n").c_str(), "t.conf:2:", "longer than");
 }
 

@@ -106,6 +106,12 @@ struct FakeIo final : dj::pam::PamIo {
         return which == Token::Old ? oldauthtok.has_value() : authtok.has_value();
     }
     void clear_authtok() override { ++clears; authtok.reset(); }
+    std::vector<std::string> set_users;      // pam_set_item(PAM_USER) calls
+    int set_user(const std::string& u) override {
+        set_users.push_back(u);
+        user = u;
+        return PAM_SUCCESS;
+    }
     std::string item(int t) override {
         if (t == PAM_RHOST) return rhost;
         if (t == PAM_SERVICE) return service;
@@ -152,6 +158,7 @@ struct FakeDaemon {
     bool send_text = true;
     std::optional<uint32_t> locked_for;   // Throttled: the lock's seconds left
     std::optional<uint32_t> served_uid;   // PwByName: the Django uid, or NotFound
+    std::optional<std::string> served_name;  // PwByName: the stored name (default: as asked)
     int calls = 0;
     std::vector<Request> seen;
 
@@ -197,7 +204,8 @@ struct FakeDaemon {
         const Status answer = r.op == Op::PwByName ? (served_uid ? Status::Ok : Status::NotFound) : status;
         dj::proto::Writer w(answer_op, answer);
         if (r.op == Op::PwByName) {
-            if (served_uid) w.passwd({r.user, *served_uid, 100, "", "/home/" + r.user, "/bin/sh"});
+            if (served_uid)
+                w.passwd({served_name.value_or(r.user), *served_uid, 100, "", "/home/" + r.user, "/bin/sh"});
         } else if (send_text && r.op != Op::Authenticate) {
             w.str(text);
         }
@@ -236,8 +244,10 @@ void test_auth_success(void**) {
     World w;
     w.io.answers = {kPassword};
     assert_int_equal(w.auth(), PAM_SUCCESS);
-    assert_int_equal(w.fake.calls, 1);
-    const Request& r = w.last();
+    assert_int_equal(w.fake.calls, 2);   // then the stored name (PwByName)
+    assert_int_equal(static_cast<int>(w.last().op), static_cast<int>(Op::PwByName));
+    assert_true(w.io.set_users.empty());  // stored as typed: PAM_USER untouched
+    const Request& r = w.fake.seen.front();
     assert_int_equal(static_cast<int>(r.op), static_cast<int>(Op::Authenticate));
     assert_string_equal(r.user.c_str(), "alice");
     assert_string_equal(r.password.c_str(), kPassword);
@@ -416,8 +426,8 @@ void test_auth_empty_password(void**) {
     n.args.nullok = true;
     n.io.answers = {""};
     assert_int_equal(n.auth(), PAM_SUCCESS);
-    assert_int_equal(n.fake.calls, 1);
-    assert_string_equal(n.last().password.c_str(), "");
+    assert_int_equal(n.fake.calls, 2);
+    assert_string_equal(n.fake.seen.front().password.c_str(), "");
 }
 
 void test_auth_bad_names(void**) {
@@ -478,7 +488,7 @@ void test_auth_first_pass(void**) {
     s.io.authtok = kPassword;
     assert_int_equal(s.auth(), PAM_SUCCESS);
     assert_int_equal(s.io.prompts, 0);
-    assert_string_equal(s.last().password.c_str(), kPassword);
+    assert_string_equal(s.fake.seen.front().password.c_str(), kPassword);
     World t;   // try_first_pass: reuse when there is one
     t.args.try_first_pass = true;
     t.io.authtok = kPassword;
@@ -805,9 +815,10 @@ void test_local_account_is_not_ours(void**) {
     assert_int_equal(o.fake.calls, 2);
     assert_int_equal(static_cast<int>(o.last().op), static_cast<int>(Op::Authenticate));
     World n;   // no passwd entry at all (a web-only host): ours, no lookup
-    n.io.answers = {kPassword};
+    n.io.answers = {kPassword};     // before; after success, the stored name's
     assert_int_equal(n.auth(), PAM_SUCCESS);
-    assert_int_equal(n.fake.calls, 1);
+    assert_int_equal(n.fake.calls, 2);
+    assert_int_equal(static_cast<int>(n.fake.seen.front().op), static_cast<int>(Op::Authenticate));
     assert_int_equal(n.io.host_lookups, 1);
     World e;   // the lookup failed: nobody can tell
     e.io.host = HostUser::Error;
@@ -819,6 +830,45 @@ void test_local_account_is_not_ours(void**) {
     u.io.host_uid = 200001;
     u.fake.mode = FakeDaemon::Mode::Down;
     assert_int_equal(u.acct(), PAM_AUTHINFO_UNAVAIL);
+}
+
+// A database that compares names case-insensitively (MySQL) authenticates
+// ALICE as alice: PAM_USER becomes the stored name after success, and only then.
+void test_auth_adopts_stored_name(void**) {
+    World w;   // a web-only host: the name comes from a lookup after success
+    w.io.user = "ALICE";
+    w.fake.served_uid = 200001;
+    w.fake.served_name = "alice";
+    w.io.answers = {kPassword};
+    assert_int_equal(w.auth(), PAM_SUCCESS);
+    assert_string_equal(w.fake.seen.front().user.c_str(), "ALICE");  // asked as typed
+    assert_int_equal(w.io.set_users.size(), 1);
+    assert_string_equal(w.io.set_users[0].c_str(), "alice");
+    World h;   // the host's NSS resolved ALICE to the Django entry: no second lookup
+    h.io.user = "ALICE";
+    h.io.host = dj::pam::HostUser::Found;
+    h.io.host_uid = 200001;
+    h.fake.served_uid = 200001;
+    h.fake.served_name = "alice";
+    h.io.answers = {kPassword};
+    assert_int_equal(h.auth(), PAM_SUCCESS);
+    assert_int_equal(h.fake.calls, 2);   // PwByName (check_ours), Authenticate
+    assert_int_equal(h.io.set_users.size(), 1);
+    assert_string_equal(h.io.set_users[0].c_str(), "alice");
+    World f;   // a wrong password changes nothing
+    f.io.user = "ALICE";
+    f.fake.served_uid = 200001;
+    f.fake.served_name = "alice";
+    f.fake.status = Status::WrongPassword;
+    f.io.answers = {kPassword};
+    assert_int_equal(f.auth(), PAM_AUTH_ERR);
+    assert_true(f.io.set_users.empty());
+    assert_int_equal(f.fake.calls, 1);
+    World n;   // a name NSS cannot carry (no entry): the typed name stays
+    n.io.user = "ALICE";
+    n.io.answers = {kPassword};
+    assert_int_equal(n.auth(), PAM_SUCCESS);
+    assert_true(n.io.set_users.empty());
 }
 
 // The service goes to the daemon in every phase: its [access] rule decides.
@@ -842,6 +892,7 @@ void test_service_sent(void**) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_success),
+        cmocka_unit_test(test_auth_adopts_stored_name),
         cmocka_unit_test(test_local_account_is_not_ours),
         cmocka_unit_test(test_service_sent),
         cmocka_unit_test(test_auth_wrong_password),
