@@ -2,16 +2,24 @@
 #
 #   make                 build everything into build/
 #   make check           build and run every test (unit + integration)
-#   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make check-tsan      the concurrency tests under ThreadSanitizer (build-tsan/)
 #   make fuzz            every libFuzzer harness in fuzz/ for FUZZ_SECONDS each (build-fuzz/)
 #   make demo            the main job, shown end to end
 #   make install DESTDIR=... PREFIX=/usr
+#   make clean           remove every build directory (build*, fuzz output included)
 #
 # Missing Debian packages are installed with apt-get when running as root;
 # otherwise the build stops and prints the exact command (tools/ensure-packages).
 
-B        := build
+CXX      ?= g++
+SANITIZE ?= 0
+# Each kind of build has its own directory, so switching does not rebuild
+# everything: build/, build-asan/ (SANITIZE=1), build-tsan/ (check-tsan),
+# build-fuzz/ (fuzz). B= on the command line picks another.
+ifeq ($(origin B),undefined)
+B        := $(if $(filter 1,$(SANITIZE)),build-asan,build)
+endif
 PREFIX   ?= /usr
 SYSCONFDIR ?= /etc
 MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
@@ -22,9 +30,6 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 # The daemon's private plugins (the MySQL/MariaDB engine).
 PLUGINDIR ?= $(LIBDIR)/django-authd
-
-CXX      ?= g++
-SANITIZE ?= 0
 
 # Debian packages: what the build needs, and what the tests need on top.
 PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libsodium-dev libcrypt-dev libinih-dev zlib1g-dev \
@@ -71,14 +76,15 @@ LIBS_MYSQL = $(call PC,libmariadb)
 LIBS_UNIT  = $(call PC,cmocka)
 
 # --- sources -----------------------------------------------------------------
-# common/ holds two kinds of code. What the PAM and NSS modules share (wire
-# protocol, socket client, name rules) is "client" code: libc and libstdc++
-# only. Everything else in common/ (hashers, config) is "core": the daemon and
-# the CLI link it, the modules never do.
-CLIENT_SRCS := $(sort $(wildcard common/proto*.cc common/client*.cc common/names*.cc))
-CORE_SRCS   := $(filter-out $(CLIENT_SRCS),$(sort $(wildcard common/*.cc)))
+# common/ is what the PAM and NSS modules link ("client" code: wire protocol,
+# socket client, shared cache reader, name rules; libc and libstdc++ only).
+# "Core" is what the daemon and the CLI share and the modules never link:
+# Django's password hashers (passwords/) and the configuration file reader
+# (daemon/config.cc).
+CLIENT_SRCS := $(sort $(wildcard common/*.cc))
+CORE_SRCS   := $(sort $(wildcard passwords/*.cc)) daemon/config.cc
 # daemon/db_mysql.cc goes into the plugin only (MYSQL_PLUGIN below).
-DAEMON_SRCS := $(filter-out daemon/main.cc daemon/db_mysql.cc,$(sort $(wildcard daemon/*.cc)))
+DAEMON_SRCS := $(filter-out daemon/main.cc daemon/db_mysql.cc $(CORE_SRCS),$(sort $(wildcard daemon/*.cc)))
 NSS_SRCS    := $(sort $(wildcard nss/*.cc))
 PAM_SRCS    := $(sort $(wildcard pam/*.cc))
 TOOL_SRCS   := $(sort $(wildcard tools/*.cc))
@@ -116,7 +122,7 @@ $(B)/.deps-bench: tools/ensure-packages
 deps: $(B)/.deps-build
 test-deps: $(B)/.deps-test
 
-# Rebuild everything when the compiler flags change (e.g. SANITIZE=1 and back).
+# Rebuild everything when the compiler flags change (CXXFLAGS=..., another CXX).
 FLAGS_ID := $(CXX) $(CXXFLAGS_ALL) $(LDFLAGS_ALL)
 $(shell mkdir -p $(B) && (echo '$(FLAGS_ID)' | cmp -s - $(B)/.flags || echo '$(FLAGS_ID)' > $(B)/.flags))
 
@@ -299,5 +305,9 @@ uninstall:
 	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  echo "rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}"; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 
+# Every build directory: the fuzzers' new inputs and crash artifacts are in
+# build-fuzz/fuzz/ (fuzz/run); libFuzzer run by hand writes crash-* and the
+# like into the working directory.
 clean:
-	rm -rf $(B)
+	rm -rf $(sort build build-asan build-tsan build-fuzz $(B) $(TSAN_B) $(FUZZ_B))
+	rm -f crash-* leak-* timeout-* oom-* slow-unit-*

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "common/hashers.h"
-#include "common/pbkdf2_sha256.h"
+#include "passwords/hashers.h"
+#include "passwords/pbkdf2_sha256.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 // either as root or in a directory owned by its own user; a socket planted by
 // some other user in a shared directory is refused.
 //
-// A daemon known not to answer (the heartbeat in its shared file beside the
-// socket is stale, see client_mmap.h) is not asked: call() fails at once, as
+// A daemon known not to answer (the heartbeat in its shared cache file beside the
+// socket is stale, see common/shared_cache.h) is not asked: call() fails at once, as
 // for a daemon that is not there, instead of waiting its whole timeout.
 #include "common/client.h"
 
@@ -30,7 +30,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "common/client_mmap.h"
+#include "common/shared_cache.h"
 
 namespace dj::client {
 namespace {
@@ -238,9 +238,9 @@ Response do_call(const Options& opt, const std::vector<uint8_t>& request) {
 
     uid_t dir_uid = 0, sock_uid = 0;
     if (!socket_trusted(path, dir_uid, sock_uid, res.error)) return res;
-    if (shm::daemon_stalled(path)) {
+    if (shared_cache::daemon_stalled(path)) {
         res.error = "the daemon does not answer (no heartbeat for " +
-                    std::to_string(shm::kHeartbeatStaleNs / 1000000000) + " s in " + shm::path_for_socket(path) + ")";
+                    std::to_string(shared_cache::kHeartbeatStaleNs / 1000000000) + " s in " + shared_cache::path_for_socket(path) + ")";
         return res;
     }
 

@@ -7,7 +7,7 @@
 //   - checks that the socket file is owned by root or by the daemon's user,
 //   - holds no lock while it does I/O,
 //   - does not even connect to a daemon known not to answer (a stale
-//     heartbeat in its shared file, common/client_mmap.h).
+//     heartbeat in its shared cache file, common/shared_cache.h).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 #include "daemon/cache.h"
 
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 
 namespace dj {
 namespace {
@@ -25,7 +25,7 @@ std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::ti
     std::optional<std::vector<uint8_t>> value;
     Clock::time_point expires;
     uint64_t shared_gen = 0;
-    SharedCache* sh = shared_.load();
+    SharedCacheWriter* sh = shared_.load();
     {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = index_.find(key);
@@ -57,7 +57,7 @@ void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool 
     size_t size = key.size() + value.size();
     if (ttl.count() <= 0 || max_entries_ == 0 || size > max_bytes_) return;
     uint64_t shared_gen = 0;
-    SharedCache* sh = shared_.load();
+    SharedCacheWriter* sh = shared_.load();
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (read_at && *read_at != generation_) return;
@@ -76,14 +76,14 @@ void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool 
 }
 
 void Cache::flush() {
-    // The shared file is flushed under the lock too: a put or get that
+    // The shared cache file is flushed under the lock too: a put or get that
     // took its generation before cannot publish into it afterwards.
     std::lock_guard<std::mutex> lock(mutex_);
     lru_.clear();
     index_.clear();
     bytes_ = 0;
     ++generation_;
-    if (SharedCache* sh = shared_.load()) sh->flush();
+    if (SharedCacheWriter* sh = shared_.load()) sh->flush();
 }
 
 uint64_t Cache::generation() const {

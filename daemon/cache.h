@@ -16,7 +16,7 @@
 
 namespace dj {
 
-class SharedCache;
+class SharedCacheWriter;
 
 class Cache {
 public:
@@ -37,9 +37,9 @@ public:
     void flush();
     // Bumped by every flush.
     uint64_t generation() const;
-    // Also publish by-key answers to the shared file, and flush it with the
+    // Also publish by-key answers to the shared cache file, and flush it with the
     // cache (nullptr: stop). Not owned; must outlive the cache's use.
-    void share(SharedCache* shared) { shared_.store(shared); }
+    void share(SharedCacheWriter* shared) { shared_.store(shared); }
 
     struct Stats {
         uint64_t hits = 0, misses = 0, entries = 0, bytes = 0, evictions = 0;
@@ -62,7 +62,7 @@ private:
     size_t bytes_ = 0;
     uint64_t generation_ = 0;
     uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;
-    std::atomic<SharedCache*> shared_{nullptr};
+    std::atomic<SharedCacheWriter*> shared_{nullptr};
 };
 
 }  // namespace dj

@@ -5,7 +5,7 @@
 #include <functional>
 #include <utility>
 
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 #include "daemon/entries.h"
 #include "daemon/log.h"
 #include "daemon/peer.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/db.h"
 #include "daemon/host_names.h"
 

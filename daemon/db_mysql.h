@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/conn_pool.h"
 #include "daemon/mysql_text.h"
 #include "daemon/sql.h"

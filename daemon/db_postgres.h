@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/conn_pool.h"
 #include "daemon/sql.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/sql.h"
 
 struct sqlite3;

@@ -2,21 +2,6 @@
 
 namespace dj {
 
-bool nss_name_ok(std::string_view name) {
-    if (name.empty() || name.size() > 255) return false;
-    if (name[0] == '+' || name[0] == '-') return false;
-    if (name == "." || name == "..") return false;
-    for (unsigned char c : name) {
-        if (c < 0x20 || c == 0x7f || c == ':' || c == ',' || c == ' ' || c == '/') return false;
-    }
-    return true;
-}
-
-std::string_view without_trailing_spaces(std::string_view name) {
-    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-    return name;
-}
-
 Entries::Entries(const NssConfig& cfg, uint32_t primary_gid, const HostNames* host)
     : cfg_(cfg), primary_gid_(primary_gid), host_(host) {}
 
@@ -88,7 +73,7 @@ bool Entries::hidden_by_host(int64_t id, const std::string& username) const {
 }
 
 bool Entries::user_visible(int64_t id, const std::string& username) const {
-    return uid_of(id) && nss_name_ok(username) && !hidden_by_host(id, username);
+    return uid_of(id) && names::nss_ok(username) && !hidden_by_host(id, username);
 }
 
 std::optional<proto::Passwd> Entries::passwd(const db::UserRow& u) const {
@@ -120,12 +105,12 @@ bool Entries::group_hidden_by_host(const db::GroupRow& g) const {
 
 std::optional<std::string> Entries::group_name(const db::GroupRow& g) const {
     std::string n = cfg_.group_prefix + g.name;
-    if (!gid_of(g.id) || !nss_name_ok(n) || group_hidden_by_host(g)) return std::nullopt;
+    if (!gid_of(g.id) || !names::nss_ok(n) || group_hidden_by_host(g)) return std::nullopt;
     return n;
 }
 
 std::optional<std::string> Entries::django_group_name(std::string_view nss_name) const {
-    if (!nss_name_ok(nss_name)) return std::nullopt;
+    if (!names::nss_ok(nss_name)) return std::nullopt;
     const std::string& pfx = cfg_.group_prefix;
     if (nss_name.substr(0, pfx.size()) != pfx) return std::nullopt;
     std::string rest(nss_name.substr(pfx.size()));

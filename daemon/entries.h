@@ -1,6 +1,6 @@
 // How Django users and groups become passwd and group entries: id mapping
 // (uid = uid_base + auth_user.id, gid = gid_base + auth_group.id, never past
-// uid_max/gid_max), names NSS can carry, gecos, home and shell.
+// uid_max/gid_max), names NSS can carry (common/names.h), gecos, home and shell.
 #pragma once
 
 #include <cstdint>
@@ -8,21 +8,13 @@
 #include <string>
 #include <string_view>
 
-#include "common/config.h"
+#include "common/names.h"
+#include "daemon/config.h"
 #include "common/protocol.h"
 #include "daemon/db.h"
 #include "daemon/host_names.h"
 
 namespace dj {
-
-// A name NSS and the passwd/group file formats can carry: not empty, at most
-// 255 bytes, no ':' ',' whitespace or control characters, not starting with
-// '+' or '-' (compat-mode markers), not "." or "..".
-bool nss_name_ok(std::string_view name);
-// `name` without trailing spaces. A lookup by name checks the name asked for
-// with it: a database whose collation pads (MySQL's PAD SPACE) finds "alice "
-// as alice, as Django there does, and the answer carries the stored name.
-std::string_view without_trailing_spaces(std::string_view name);
 
 class Entries {
 public:

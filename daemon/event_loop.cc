@@ -15,7 +15,7 @@
 #include "common/protocol.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 
 namespace dj {
 namespace {
@@ -156,15 +156,15 @@ void EventLoop::run(int extra_fd, const std::function<void()>& on_extra) {
     }
     auto last_sweep = Clock::now();
     epoll_event events[64];
-    // The heartbeat (common/client_mmap.h) is stamped here, by the loop
+    // The heartbeat (common/shared_cache.h) is stamped here, by the loop
     // itself, so that it stops when the loop stops: every loop wakes at
-    // least once per interval for it (SharedCache::beat skips the stamps
+    // least once per interval for it (SharedCacheWriter::beat skips the stamps
     // another loop just made), and any loop that runs keeps it fresh, as any
     // loop waiting in epoll_wait takes new connections.
-    SharedCache* const beats = s_.shared_file;
-    const int max_wait_ms = beats != nullptr ? int(shm::kHeartbeatIntervalNs / 1000000) : 1000;
+    SharedCacheWriter* const beats = s_.shared_cache;
+    const int max_wait_ms = beats != nullptr ? int(shared_cache::kHeartbeatIntervalNs / 1000000) : 1000;
     while (!s_.stopping.load(std::memory_order_acquire)) {
-        if (beats != nullptr) beats->beat(shm::monotonic_ns());
+        if (beats != nullptr) beats->beat(shared_cache::monotonic_ns());
         int timeout_ms = max_wait_ms;
         if (accept_paused_) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(accept_resume_ - Clock::now()).count();

@@ -45,7 +45,7 @@ namespace dj {
 
 struct ServerOptions;
 class EventLoop;
-class SharedCache;
+class SharedCacheWriter;
 
 struct UidCount {
     int held = 0;
@@ -71,7 +71,7 @@ struct LoopShared {
     std::mutex per_uid_mutex;
     std::unordered_map<uint32_t, UidCount> per_uid;
     // The shared cache file whose heartbeat the loops stamp (nullptr: none).
-    SharedCache* shared_file = nullptr;
+    SharedCacheWriter* shared_cache = nullptr;
     std::atomic<bool> stopping{false};
     std::atomic<bool> failed{false};  // a loop stopped on an error
 };

@@ -2,6 +2,10 @@
 // Django's semantics (ModelBackend, modwsgi check_password/groups_for_user,
 // permission resolution). Independent of sockets and threads: the server
 // calls handle() on a worker thread; unit tests call it directly.
+//
+// One class, in a file per kind of op it serves: handlers.cc (dispatch),
+// handlers_auth.cc (Authenticate, Account, ChangePassword), handlers_lookup.cc
+// (users and groups), handlers_admin.cc (Stats, throttle, refreshes).
 #pragma once
 
 #include <atomic>
@@ -13,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config.h"
-#include "common/hashers.h"
+#include "daemon/config.h"
+#include "passwords/hashers.h"
 #include "common/protocol.h"
 #include "daemon/cache.h"
 #include "daemon/db.h"

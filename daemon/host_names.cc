@@ -31,7 +31,7 @@ bool stamp_of(const std::string& path, dev_t& dev, ino_t& ino, off_t& size, int6
 std::string local_name(const char* raw) {
     std::string_view n(raw);
     while (!n.empty() && (n.front() == '+' || n.front() == '-' || n.front() == '@')) n.remove_prefix(1);
-    return fold_name(n);
+    return names::fold(n);
 }
 
 // Reads the passwd (or group) file entries with fgetpwent_r / fgetgrent_r:
@@ -58,19 +58,12 @@ bool read_entries(const std::string& path, Next next, Add add) {
 
 }  // namespace
 
-std::string fold_name(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return out;
-}
-
 HostNames::HostNames(const NssConfig& cfg)
     : passwd_file_(cfg.passwd_file), group_file_(cfg.group_file), local_(std::make_shared<Local>()) {
-    for (auto n : kReservedUsers) reserved_users_.insert(fold_name(n));
-    for (auto n : kReservedGroups) reserved_groups_.insert(fold_name(n));
-    for (const auto& n : cfg.reserved_users) reserved_users_.insert(fold_name(n));
-    for (const auto& n : cfg.reserved_groups) reserved_groups_.insert(fold_name(n));
+    for (auto n : names::kReservedUsers) reserved_users_.insert(names::fold(n));
+    for (auto n : names::kReservedGroups) reserved_groups_.insert(names::fold(n));
+    for (const auto& n : cfg.reserved_users) reserved_users_.insert(names::fold(n));
+    for (const auto& n : cfg.reserved_groups) reserved_groups_.insert(names::fold(n));
     refresh();
 }
 
@@ -121,7 +114,7 @@ bool HostNames::refresh() {
 }
 
 const char* HostNames::conflict(bool user, std::string_view name, std::optional<uint32_t> id) const {
-    const std::string folded = fold_name(name);
+    const std::string folded = names::fold(name);
     if ((user ? reserved_users_ : reserved_groups_).count(folded))
         return user ? "a reserved user name" : "a reserved group name";
     auto local = snapshot();

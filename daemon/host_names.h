@@ -3,7 +3,7 @@
 // may register a user name on many sites; web staff are not host admins), so
 // the daemon never serves a Django user or group that
 //   - has the name of a user (group) in the host's passwd_file (group_file),
-//   - has a reserved name (kReservedUsers / kReservedGroups in config.h, and
+//   - has a reserved name (kReservedUsers / kReservedGroups in common/names.h, and
 //     [nss] reserved_users / reserved_groups), or
 //   - would get a uid (gid) that a local entry already has.
 // Names compare without regard to ASCII case. The files are re-read when they
@@ -22,7 +22,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/config.h"
+#include "common/names.h"
+#include "daemon/config.h"
 
 namespace dj {
 
@@ -75,8 +76,6 @@ private:
     mutable std::unordered_set<std::string> logged_;
 };
 
-// ASCII lower case, the form HostNames compares.
-std::string fold_name(std::string_view s);
 
 // The problems of an id range (first..last) against the host: local ids in
 // it, nobody (65534), systemd's dynamic users (61184-65519). One line each;

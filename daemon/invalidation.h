@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 
 namespace dj {
 

@@ -189,25 +189,4 @@ void RateLimiter::expire(Clock::time_point now, std::vector<Summary>& due) {
     }
 }
 
-// --- printable ---------------------------------------------------------------------
-
-std::string printable(std::string_view s) {
-    std::string out;
-    size_t n = 0;
-    for (unsigned char c : s) {
-        if (++n > 64) {
-            out += "...";
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            out += char(c);
-        } else {
-            char b[5];
-            snprintf(b, sizeof b, "\\x%02x", c);
-            out += b;
-        }
-    }
-    return out;
-}
-
 }  // namespace dj::log

@@ -27,6 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/names.h"
+
 namespace dj::log {
 
 inline constexpr int kLogBurst = 5;
@@ -70,7 +72,8 @@ private:
 
 // A user-supplied string made safe for one log line: control characters and
 // non-ASCII bytes escaped as \xNN, cut at 64 characters.
-std::string printable(std::string_view s);
+// (The rule is common/names.h's: at most 64 bytes, the rest as \xNN.)
+inline std::string printable(std::string_view s) { return names::printable(s, 64, names::Escape::Hex); }
 
 // The rate limiter behind say_for (not thread-safe: log.cc locks it).
 class RateLimiter {

@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/cache.h"
 #include "daemon/check_config.h"
 #include "daemon/db_postgres.h"
@@ -31,7 +31,7 @@
 #include "daemon/password_rules.h"
 #include "daemon/privs.h"
 #include "daemon/server.h"
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 #include "daemon/sql.h"
 #include "daemon/startup.h"
 
@@ -179,12 +179,12 @@ int run(int argc, char** argv) {
     }
     // The shared lookup cache beside the socket, created before privileges
     // are dropped (like the socket) so that readers trust its owner.
-    std::unique_ptr<dj::SharedCache> shared;
+    std::unique_ptr<dj::SharedCacheWriter> shared;
     if (cfg.cache.positive_ttl > 0 && !cfg.daemon.socket.empty()) {
-        std::string shm_error;
-        shared = dj::SharedCache::create(dj::shm::path_for_socket(cfg.daemon.socket), dj::shm::kDefaultSlotSize,
-                                         dj::shm::kDefaultSlotCount, shm_error);
-        if (!shared) dj::log::say(LOG_WARNING, "shared cache off: %s", shm_error.c_str());
+        std::string cache_error;
+        shared = dj::SharedCacheWriter::create(dj::shared_cache::path_for_socket(cfg.daemon.socket), dj::shared_cache::kDefaultSlotSize,
+                                         dj::shared_cache::kDefaultSlotCount, cache_error);
+        if (!shared) dj::log::say(LOG_WARNING, "shared cache off: %s", cache_error.c_str());
     }
     if (!cfg.daemon.user.empty() && !dj::drop_privileges(cfg.daemon.user, error)) return fail(error);
     if (!foreground && daemon(0, 0) != 0) return fail(std::string("daemon: ") + strerror(errno));
@@ -194,11 +194,10 @@ int run(int argc, char** argv) {
     so.auth_threads = cfg.daemon.auth_threads ? cfg.daemon.auth_threads : hw;
     so.lookup_threads = cfg.daemon.lookup_threads ? cfg.daemon.lookup_threads : std::max(4, 2 * hw);
     // One event loop per CPU: while password hashes hold every CPU, a lookup
-    // still finds a loop that gets one at once (make bench, section 5, two
-    // CPUs: lookup p99 beside logins 0.7 ms with two loops, 3 ms with one).
-    // The price is peak socket throughput there (31,000 against 43,000
-    // lookups a second: more sleeping and waking), far above what a host
-    // asks once the mapped cache answers most lookups.
+    // still finds a loop that gets one at once. The price is some peak socket
+    // throughput (more sleeping and waking), which matters little once the
+    // shared cache answers most lookups. make bench measures both (section 5
+    // of bench/results.md).
     so.event_threads = cfg.daemon.event_threads ? cfg.daemon.event_threads : std::min(hw, 8);
     so.max_connections = cfg.daemon.max_connections;
     so.idle_timeout_s = cfg.daemon.idle_timeout;

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/sql.h"
 
 namespace dj::db {

@@ -10,7 +10,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "common/hasher.h"
+#include "passwords/hasher.h"
 
 namespace dj {
 namespace {

@@ -17,7 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 
 namespace dj {
 

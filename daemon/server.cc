@@ -32,8 +32,8 @@ void Server::stop() {
     for (auto& loop : shared_.loops) loop->join();
 }
 
-int Server::run(Cache& cache, SharedCache* shared_file) {
-    shared_.shared_file = shared_file;
+int Server::run(Cache& cache, SharedCacheWriter* shared_cache) {
+    shared_.shared_cache = shared_cache;
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);

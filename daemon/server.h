@@ -42,9 +42,9 @@ public:
     // Runs until SIGTERM or SIGINT (which the caller has blocked in every
     // thread); SIGHUP flushes the cache. The first event loop runs on the
     // calling thread and also takes the signals. Returns 0, or 1 on a fatal
-    // error. `shared_file` (or nullptr): the shared cache file whose
+    // error. `shared_cache` (or nullptr): the shared cache file whose
     // heartbeat the event loops stamp.
-    int run(Cache& cache, SharedCache* shared_file = nullptr);
+    int run(Cache& cache, SharedCacheWriter* shared_cache = nullptr);
 
 private:
     void stop();

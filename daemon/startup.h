@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "common/config.h"
-#include "common/hashers.h"
+#include "daemon/config.h"
+#include "passwords/hashers.h"
 
 namespace dj {
 

@@ -49,7 +49,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 
 namespace dj {
 

@@ -1,4 +1,4 @@
-// Fuzz target: the configuration parser (common/config.cc), on the text of a
+// Fuzz target: the configuration parser (daemon/config.cc), on the text of a
 // file. A parse either succeeds or says why; it never crashes, and a message
 // never carries the database password.
 #include <cstddef>
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/config.h"
+#include "daemon/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size > 64 * 1024) return 0;

@@ -1,4 +1,4 @@
-// Fuzz target: every password hash parser (common/hasher_*.cc) through
+// Fuzz target: every password hash parser (passwords/hasher_*.cc) through
 // Hashers::verify with every hasher enabled. Input: password, a NUL byte,
 // then the stored value. The work limits are set low so that well-formed but
 // expensive parameters are refused as over a limit instead of timing out.
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Fuzz target: django-authd's request decoding and handling
-// (daemon/handlers.cc, entries.cc, cache.cc) over an in-memory database.
+// (daemon/handlers*.cc, entries.cc, cache.cc) over an in-memory database.
 // The first input byte picks the caller (root, an auth client, anyone); the
 // rest is one request frame without its length prefix. Every answer must be a
 // well-formed response frame that repeats the request's op.
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 #include "common/protocol.h"
 #include "daemon/cache.h"
 #include "daemon/db.h"

@@ -8,7 +8,8 @@
 #include <string_view>
 
 #include "common/client.h"
-#include "common/client_mmap.h"
+#include "common/names.h"
+#include "common/shared_cache.h"
 
 extern "C" {
 __attribute__((visibility("default"))) int _nss_django_enablelookups = 1;
@@ -22,12 +23,10 @@ constexpr int kTimeoutMs = 2000;
 // process fail at once for this long, so that a program making many lookups
 // (id, ls -l) does not wait two seconds for each while the daemon hangs.
 // (Other processes learn it from the daemon's heartbeat: once it is stale,
-// client::call fails at once everywhere; see common/client_mmap.h.)
+// client::call fails at once everywhere; see common/shared_cache.h.)
 constexpr int64_t kSilentBackoffMs = 2000;
 // How long a kept reply may serve glibc's ERANGE retry.
 constexpr int64_t kKeepMs = 1000;
-// The longest name worth sending (the protocol's string limit).
-constexpr size_t kMaxName = proto::kMaxString;
 
 std::atomic<int64_t> g_silent_until{0};
 
@@ -56,7 +55,7 @@ int64_t now_ms() noexcept {
 // A warm answer comes from the daemon's shared cache file when it has one.
 bool ask(proto::Writer& req, std::string& frame) {
     const std::vector<uint8_t>& request = req.finish();
-    if (shm::lookup(shm::request_key(request), frame)) return true;
+    if (shared_cache::lookup(shared_cache::request_key(request), frame)) return true;
     const int64_t start = now_ms();
     if (start < g_silent_until.load(std::memory_order_relaxed)) return false;
     client::Options opt;
@@ -101,9 +100,12 @@ Result status_result(proto::Status s) noexcept {
     }
 }
 
+// Only a name the daemon could serve is worth a request (common/names.h; the
+// daemon finds "alice " as alice where the database ignores trailing spaces).
 bool name_ok(const char* name) noexcept {
-    if (name == nullptr || *name == '\0') return false;
-    return ::strnlen(name, kMaxName + 1) <= kMaxName;
+    if (name == nullptr) return false;
+    const std::string_view n(name, ::strnlen(name, proto::kMaxString + 1));
+    return n.size() <= proto::kMaxString && names::nss_ok(names::without_trailing_spaces(n));
 }
 
 template <typename Rec, typename ReadFn>

@@ -1,6 +1,8 @@
 // Parsing of the module arguments; see args.h for the list.
 #include "pam/args.h"
 
+#include "common/names.h"
+
 #include <string>
 
 namespace dj::pam {
@@ -70,15 +72,7 @@ bool valid_permission(std::string_view p) {
 }
 
 // Arguments end up in the log: keep them printable and short.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, 200)) {
-        unsigned char u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (s.size() > 200) out += "...";
-    return out;
-}
+std::string printable(std::string_view s) { return names::printable(s, 200, names::Escape::Mark); }
 
 }  // namespace
 

@@ -17,35 +17,6 @@ namespace dj::pam {
 
 using proto::Status;
 
-size_t utf8_length(std::string_view s) {
-    size_t n = 0;
-    for (char c : s)
-        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
-    return n;
-}
-
-bool plausible_user_name(std::string_view name) {
-    if (name.empty() || name.front() == '+' || name.front() == '-') return false;
-    if (name.size() > 4 * kMaxUserChars || utf8_length(name) > kMaxUserChars) return false;
-    for (char c : name) {
-        unsigned char u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) return false;
-    }
-    return true;
-}
-
-std::string loggable(std::string_view s) {
-    constexpr size_t kMax = 256;
-    std::string out;
-    out.reserve(s.size() < kMax ? s.size() : kMax);
-    for (char c : s.substr(0, kMax)) {
-        unsigned char u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (s.size() > kMax) out += "...";
-    return out;
-}
-
 namespace {
 
 // Holds a password and wipes it when it goes.
@@ -134,7 +105,7 @@ int begin(Ctx& c, const char* phase) {
                                  pam_strerror(nullptr, rc));
         return conv_code(rc);
     }
-    if (!plausible_user_name(c.user)) return user_unknown(c, phase, "invalid user name");
+    if (!names::plausible_user(c.user)) return user_unknown(c, phase, "invalid user name");
     // c.user_known stays false until the daemon's answer shows the user exists
     return PAM_SUCCESS;
 }
@@ -389,7 +360,7 @@ int chauthtok(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
                                pam_strerror(nullptr, rc) + "; " + c.who());
         return conv_code(rc);
     }
-    const size_t chars = utf8_length(fresh.str());
+    const size_t chars = names::utf8_length(fresh.str());
     if (chars < args.minlen) {
         io.log(LOG_NOTICE, "password change failure; new password shorter than minlen; " +
                                c.who());

@@ -55,6 +55,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/names.h"
 #include "pam/args.h"
 #include "pam/daemon_calls.h"
 #include "pam/pam_io.h"
@@ -65,14 +66,8 @@ int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags);
 int acct_mgmt(PamIo& io, DaemonCalls& daemon, const Args& args, int flags);
 int chauthtok(PamIo& io, DaemonCalls& daemon, const Args& args, int flags);
 
-// Django's User.username is at most 150 characters.
-inline constexpr size_t kMaxUserChars = 150;
-
-// Whether `name` could be a Django user name worth asking the daemon about.
-bool plausible_user_name(std::string_view name);
-// Number of characters (UTF-8 code points) in `s`, as Django's len() counts.
-size_t utf8_length(std::string_view s);
-// `s` made safe for one log line: control characters replaced, clipped.
-std::string loggable(std::string_view s);
+// `s` made safe for one log line (common/names.h): control characters
+// replaced, clipped.
+inline std::string loggable(std::string_view s) { return names::printable(s, 256, names::Escape::Mark); }
 
 }  // namespace dj::pam

@@ -14,9 +14,10 @@
 #include <vector>
 
 #include "common/client.h"
-#include "common/config.h"
-#include "common/hashers.h"
+#include "common/names.h"
 #include "common/protocol.h"
+#include "daemon/config.h"
+#include "passwords/hashers.h"
 #include "tools/commands.h"
 
 namespace dj::ctl {
@@ -164,6 +165,9 @@ int cmd_status(int argc, char** argv) {
     return kExitOk;
 }
 
+// A name from the command line, as an error message may show it.
+std::string shown(std::string_view name) { return names::printable(name, 64, names::Escape::Hex); }
+
 // user NAME|UID and group NAME|GID: one entry, asked for by id when the
 // argument is a number and by name otherwise, printed as a passwd or group line.
 template <class Record>
@@ -180,7 +184,7 @@ int show_entry(const char* cmd, int argc, char** argv, const char* usage, const 
     else w.str(key);
     client::Response r;
     if (!ask(cmd, t, w, r)) return kExitFail;
-    if (r.status != Status::Ok) return fail(cmd, key + ": " + proto::status_name(r.status));
+    if (r.status != Status::Ok) return fail(cmd, shown(key) + ": " + proto::status_name(r.status));
     proto::Reader rd(r.frame);
     Record rec = (rd.*read)();
     if (!rd.ok()) return fail(cmd, "malformed answer");
@@ -209,7 +213,7 @@ int cmd_groups(int argc, char** argv) {
     w.str(t.args[0]);
     client::Response r;
     if (!ask(cmd, t, w, r)) return kExitFail;
-    if (r.status != Status::Ok) return fail(cmd, t.args[0] + ": " + proto::status_name(r.status));
+    if (r.status != Status::Ok) return fail(cmd, shown(t.args[0]) + ": " + proto::status_name(r.status));
     proto::Reader rd(r.frame);
     uint32_t n = rd.u32();
     std::vector<uint32_t> gids;

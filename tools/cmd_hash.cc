@@ -1,5 +1,5 @@
 // django-authctl check-hash / make-hash: Django password hashes from the
-// command line, with the same library the daemon uses (common/hashers.h).
+// command line, with the same library the daemon uses (passwords/hashers.h).
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 #include "tools/commands.h"
 
 namespace dj::ctl {

@@ -9,8 +9,8 @@
 #include <map>
 #include <string>
 
-#include "common/config.h"
-#include "common/hashers.h"
+#include "daemon/config.h"
+#include "passwords/hashers.h"
 #include "tools/commands.h"
 
 namespace dj::ctl {

@@ -97,7 +97,7 @@ def read_as_nobody(d, secret, known):
 
 
 def slots(data):
-    """(slot_size, slot_count, [slot bytes]) of a cache file (client_mmap.h)."""
+    """(slot_size, slot_count, [slot bytes]) of a cache file (common/shared_cache.h)."""
     magic, version, header_size, slot_size, slot_count = struct.unpack_from("<QIIII", data)
     assert magic == 0x31304d48534a4444 and header_size == 64
     return [data[64 + i * slot_size:64 + (i + 1) * slot_size] for i in range(slot_count)]

@@ -1,6 +1,6 @@
 """The documentation matches the code.
 
-- every key common/config.cc accepts is in config/django-auth.conf (in its
+- every key daemon/config.cc accepts is in config/django-auth.conf (in its
   section) and in django-auth.conf(5), and every key the page lists exists;
 - every pam_django.so argument pam/args.cc parses is in pam_django(8), and
   every option the page lists exists;
@@ -44,7 +44,7 @@ def section(text, name):
 
 def config_keys():
     """section.key for every key the parser accepts."""
-    src = read("common/config.cc")
+    src = read("daemon/config.cc")
     keys = set(re.findall(r'(?:str|ident|num|flag|list|abs_path)\("([a-z_]+\.[a-z_0-9]+)"', src))
     keys |= set(re.findall(r'setters\["([a-z_]+\.[a-z_0-9]+)"\]', src))
     assert len(keys) > 60, keys
@@ -208,7 +208,7 @@ def test_units_and_install_agree_with_the_code():
     installed configuration's user name say the same thing."""
     sock = re.search(r"^ListenStream=(\S+)$", read("dist/django-authd.socket"), re.M).group(1)
     assert f'kDefaultSocket = "{sock}"' in read("common/protocol.h")
-    assert f'std::string socket = "{sock}"' in read("common/config.h")
+    assert f'std::string socket = "{sock}"' in read("daemon/config.h")
     assert re.search(r"^SocketMode=0666$", read("dist/django-authd.socket"), re.M)
     service = read("dist/django-authd.service")
     assert re.search(r"^ExecStart=/usr/sbin/django-authd --foreground$", service, re.M)

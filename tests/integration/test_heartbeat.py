@@ -1,4 +1,4 @@
-"""A hung daemon (common/client_mmap.h, the heartbeat): django-authd stopped
+"""A hung daemon (common/shared_cache.h, the heartbeat): django-authd stopped
 with SIGSTOP keeps its socket and its lock on the shared file but stamps no
 heartbeat. Once the heartbeat is older than the bound, every new process
 (getent, id, the PAM harness) fails at once for Django names, as with no

@@ -1,4 +1,4 @@
-"""The shared lookup cache (<socket dir>/cache, common/client_mmap.h) end to
+"""The shared lookup cache (<socket dir>/cache, common/shared_cache.h) end to
 end: real glibc NSS programs answered from the daemon's mapped file give the
 same answers as over the socket and without asking the daemon; a flush or a
 change made visible by a flush, a daemon restart, a stopped daemon and a

@@ -1,4 +1,4 @@
-// Config parsing (common/config.cc): defaults, every kind of value, errors
+// Config parsing (daemon/config.cc): defaults, every kind of value, errors
 // that name the line and the key without the password, identifier rules,
 // and the file ownership/mode checks of load_config().
 #include <fcntl.h>
@@ -17,7 +17,7 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include "common/config.h"
+#include "daemon/config.h"
 
 using namespace dj;
 

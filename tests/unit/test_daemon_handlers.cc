@@ -1,4 +1,4 @@
-// django-authd's request handling (daemon/handlers.cc, entries.cc, cache.cc)
+// django-authd's request handling (daemon/handlers*.cc, entries.cc, cache.cc)
 // over a fake database: Django's authentication outcomes, who may call what,
 // permission resolution, NSS shaping (names, id ranges, inactive users),
 // enumeration paging, the cache, and malformed requests.
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 #include "common/protocol.h"
 #include "daemon/cache.h"
 #include "daemon/db.h"
@@ -629,12 +629,12 @@ void test_malformed(void**) {
 }
 
 void test_names(void**) {
-    assert_true(nss_name_ok("alice"));
-    assert_true(nss_name_ok("zo\xc3\xab"));
-    assert_true(nss_name_ok("a.b@c"));
+    assert_true(names::nss_ok("alice"));
+    assert_true(names::nss_ok("zo\xc3\xab"));
+    assert_true(names::nss_ok("a.b@c"));
     for (const char* bad : {"", "a:b", "a,b", "a b", "a\tb", "-x", "+x", ".", "..", "a/b", "a\x7f"})
-        assert_false(nss_name_ok(bad));
-    assert_false(nss_name_ok(std::string(256, 'a')));
+        assert_false(names::nss_ok(bad));
+    assert_false(names::nss_ok(std::string(256, 'a')));
     NssConfig cfg;
     cfg.group_prefix = "dj-";
     cfg.home = "/srv/%u/%U/%i/%%/%x";

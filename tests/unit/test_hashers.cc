@@ -1,4 +1,4 @@
-// The Django password hasher library (common/hashers.*, hasher_*.cc,
+// The Django password hasher library (passwords/hashers.*, hasher_*.cc,
 // base64.*): identify rules, the check_password() flow (unusable, unknown,
 // disabled), parsers and their limits (hostile values are Malformed before
 // any work), must_update, base64 strictness, salts and constant-time
@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "common/base64.h"
-#include "common/hasher.h"
-#include "common/hashers.h"
+#include "passwords/base64.h"
+#include "passwords/hasher.h"
+#include "passwords/hashers.h"
 
 // Last: cmocka defines macros (fail, ...) that clash with libstdc++ names.
 extern "C" {

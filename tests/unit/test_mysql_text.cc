@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "daemon/mysql_text.h"
 #include "daemon/sql.h"
 

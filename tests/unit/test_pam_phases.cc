@@ -763,14 +763,14 @@ void test_chauthtok_flags(void**) {
 }
 
 void test_helpers(void**) {
-    assert_int_equal(dj::pam::utf8_length(""), 0);
-    assert_int_equal(dj::pam::utf8_length("abc"), 3);
-    assert_int_equal(dj::pam::utf8_length("Zo\xc3\xab"), 3);
-    assert_int_equal(dj::pam::utf8_length("\xf0\x9f\x94\x91"), 1);
+    assert_int_equal(dj::names::utf8_length(""), 0);
+    assert_int_equal(dj::names::utf8_length("abc"), 3);
+    assert_int_equal(dj::names::utf8_length("Zo\xc3\xab"), 3);
+    assert_int_equal(dj::names::utf8_length("\xf0\x9f\x94\x91"), 1);
     assert_string_equal(dj::pam::loggable("a\tb\x1b").c_str(), "a?b?");
     assert_int_equal(dj::pam::loggable(std::string(1000, 'x')).size(), 259);
-    assert_false(dj::pam::plausible_user_name(""));
-    assert_true(dj::pam::plausible_user_name("a"));
+    assert_false(dj::names::plausible_user(""));
+    assert_true(dj::names::plausible_user("a"));
 }
 
 // --- whose user: the host's name service decides ---------------------------------

@@ -1,4 +1,4 @@
-// The PBKDF2-HMAC-SHA256 kernel (common/pbkdf2_sha256.cc) must equal
+// The PBKDF2-HMAC-SHA256 kernel (passwords/pbkdf2_sha256.cc) must equal
 // OpenSSL's PKCS5_PBKDF2_HMAC byte for byte: RFC vectors, then 10,000 random
 // password, salt, iteration and length combinations, on the kernel the CPU
 // selects and on the portable fallback.
@@ -18,7 +18,7 @@ extern "C" {
 }
 
 #include "tests/unit/random_bytes.h"
-#include "common/pbkdf2_sha256.h"
+#include "passwords/pbkdf2_sha256.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// scrypt_derive (common/scrypt_kdf.cc) computes with libsodium but must give
+// scrypt_derive (passwords/scrypt_kdf.cc) computes with libsodium but must give
 // OpenSSL's EVP_PBE_scrypt bytes, and refuse exactly what OpenSSL refuses
 // (Django's hashlib.scrypt with maxmem=0): RFC 7914 vectors, Django's default
 // parameters, then random password, salt, n, r, p and length combinations,
@@ -19,7 +19,7 @@ extern "C" {
 }
 
 #include "tests/unit/random_bytes.h"
-#include "common/scrypt_kdf.h"
+#include "passwords/scrypt_kdf.h"
 
 namespace {
 

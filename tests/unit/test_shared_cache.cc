@@ -1,5 +1,5 @@
-// The shared lookup cache: the daemon's writer (daemon/shared_cache.cc) and
-// the clients' reader (common/client_mmap.cc) on a real file. Answers round
+// The shared lookup cache: the daemon's writer (daemon/shared_cache_writer.cc) and
+// the clients' reader (common/shared_cache.cc) on a real file. Answers round
 // trip; flush, expiry, retirement and replacement make readers miss or re-map;
 // a corrupt or hostile file (random bytes, flipped bytes, wrong owner or mode)
 // never crashes a reader nor yields anything but the right answer or a miss;
@@ -30,10 +30,10 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include "common/client_mmap.h"
+#include "common/shared_cache.h"
 #include "common/protocol.h"
 #include "daemon/cache.h"
-#include "daemon/shared_cache.h"
+#include "daemon/shared_cache_writer.h"
 
 namespace {
 
@@ -45,7 +45,7 @@ std::vector<uint8_t> request(dj::proto::Op op, const std::string& name) {
     return w.finish();
 }
 
-std::string key_of(const std::vector<uint8_t>& req) { return std::string(dj::shm::request_key(req)); }
+std::string key_of(const std::vector<uint8_t>& req) { return std::string(dj::shared_cache::request_key(req)); }
 
 std::vector<uint8_t> group_frame(const std::string& name, uint32_t gid, int members,
                                  dj::proto::Op op = dj::proto::Op::GrByName) {
@@ -61,13 +61,13 @@ std::vector<uint8_t> group_frame(const std::string& name, uint32_t gid, int memb
 // What a reader gets: the frame without its length.
 std::string as_string(const std::vector<uint8_t>& v) { return std::string(v.begin() + 4, v.end()); }
 
-int64_t later() { return dj::shm::monotonic_ns() + int64_t(60) * 1000000000; }
+int64_t later() { return dj::shared_cache::monotonic_ns() + int64_t(60) * 1000000000; }
 
-std::unique_ptr<dj::SharedCache> make(uint32_t slots = 64) {
+std::unique_ptr<dj::SharedCacheWriter> make(uint32_t slots = 64) {
     std::string err;
-    auto c = dj::SharedCache::create(g_path, 512, slots, err);
+    auto c = dj::SharedCacheWriter::create(g_path, 512, slots, err);
     assert_non_null(c.get());
-    dj::shm::reset();
+    dj::shared_cache::reset();
     return c;
 }
 
@@ -113,15 +113,15 @@ void test_put_after_flush_is_dropped(void**) {
     cache.flush();
     cache.put(key_of(req), frame, true, dj::Cache::Clock::now(), read_at);
     assert_false(cache.get(key_of(req)).has_value());
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     cache.put(key_of(req), frame, true, dj::Cache::Clock::now(), cache.generation());
     assert_true(cache.get(key_of(req)).has_value());
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     const uint64_t file_gen = shared->generation();
     cache.flush();
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     shared->put(key_of(req), frame, later(), file_gen);
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     cache.share(nullptr);
 }
 
@@ -130,27 +130,27 @@ void test_round_trip(void**) {
     auto req = request(dj::proto::Op::GrByName, "staff");
     auto frame = group_frame("staff", 200001, 3);
     std::string got;
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     c->put(key_of(req), frame, later());
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     assert_true(got == as_string(frame));
     // Another key, even one hashing near it, is a miss.
-    assert_false(dj::shm::lookup(key_of(request(dj::proto::Op::GrByName, "stafg")), got));
-    assert_false(dj::shm::lookup(key_of(request(dj::proto::Op::PwByName, "staff")), got));
+    assert_false(dj::shared_cache::lookup(key_of(request(dj::proto::Op::GrByName, "stafg")), got));
+    assert_false(dj::shared_cache::lookup(key_of(request(dj::proto::Op::PwByName, "staff")), got));
     // Lists are never shared; records that do not fit a slot neither.
     auto list_req = request(dj::proto::Op::PwList, "x");
     c->put(key_of(list_req), frame, later());
-    assert_false(dj::shm::lookup(key_of(list_req), got));
+    assert_false(dj::shared_cache::lookup(key_of(list_req), got));
     auto big_req = request(dj::proto::Op::GrByName, "big");
     c->put(key_of(big_req), group_frame("big", 200002, 100), later());
-    assert_false(dj::shm::lookup(key_of(big_req), got));
+    assert_false(dj::shared_cache::lookup(key_of(big_req), got));
     // Turned off by the environment.
     setenv("DJANGO_AUTH_NSS_MMAP", "0", 1);
-    dj::shm::reset();
-    assert_false(dj::shm::lookup(key_of(req), got));
+    dj::shared_cache::reset();
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     unsetenv("DJANGO_AUTH_NSS_MMAP");
-    dj::shm::reset();
-    assert_true(dj::shm::lookup(key_of(req), got));
+    dj::shared_cache::reset();
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
 }
 
 void test_flush_and_expiry(void**) {
@@ -159,13 +159,13 @@ void test_flush_and_expiry(void**) {
     auto frame = group_frame("alice", 1, 0, dj::proto::Op::PwByName);
     std::string got;
     c->put(key_of(req), frame, later());
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     c->flush();
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     c->put(key_of(req), frame, later());
-    assert_true(dj::shm::lookup(key_of(req), got));
-    c->put(key_of(req), frame, dj::shm::monotonic_ns() - 1);
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
+    c->put(key_of(req), frame, dj::shared_cache::monotonic_ns() - 1);
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
 }
 
 // The file's bytes past the header, as any local user may read them.
@@ -177,8 +177,8 @@ std::string slot_bytes() {
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0) all.append(buf, size_t(n));
     close(fd);
-    assert_true(all.size() > sizeof(dj::shm::Header));
-    return all.substr(sizeof(dj::shm::Header));
+    assert_true(all.size() > sizeof(dj::shared_cache::Header));
+    return all.substr(sizeof(dj::shared_cache::Header));
 }
 
 // Every slot (512 bytes here) zero but its sequence number, which only ever
@@ -216,20 +216,20 @@ void test_only_found_and_wiped(void**) {
     dj::proto::Writer nf2(dj::proto::Op::GroupsOfUser, dj::proto::Status::NotFound);
     c->put(key_of(miss_g), nf2.finish(), later());
     std::string got;
-    assert_false(dj::shm::lookup(key_of(miss), got));
+    assert_false(dj::shared_cache::lookup(key_of(miss), got));
     assert_true(slot_bytes().find("Tr0ub4dor") == std::string::npos);
     assert_true(all_zero(slot_bytes()));
 
     auto req = request(dj::proto::Op::PwByName, "alice-the-user");
     c->put(key_of(req), group_frame("alice-the-user", 1, 0, dj::proto::Op::PwByName), later());
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     // The writer's own view is read-only between writes.
     const std::string maps = mappings_of_file();
     assert_true(maps.find("r--s") != std::string::npos);
     assert_true(maps.find("rw") == std::string::npos);
     assert_true(slot_bytes().find("alice-the-user") != std::string::npos);
     c->flush();
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     assert_true(all_zero(slot_bytes()));
     // A shorter record in a slot leaves nothing of the longer one before.
     c->put(key_of(req), group_frame("alice-the-user", 1, 3, dj::proto::Op::PwByName), later());
@@ -238,7 +238,7 @@ void test_only_found_and_wiped(void**) {
     // Retired (the daemon stops): zeroed before it goes.
     c->retire();
     assert_true(all_zero(slot_bytes()));
-    dj::shm::reset();
+    dj::shared_cache::reset();
     assert_string_equal(mappings_of_file().c_str(), "");   // and unmapped
     c.reset();
 }
@@ -253,7 +253,7 @@ void test_many_keys(void**) {
     int hits = 0;
     for (int i = 0; i < 3000; ++i) {
         auto req = request(dj::proto::Op::PwByName, "user" + std::to_string(i));
-        if (dj::shm::lookup(key_of(req), got)) {
+        if (dj::shared_cache::lookup(key_of(req), got)) {
             ++hits;
             assert_true(got == as_string(group_frame("user" + std::to_string(i), uint32_t(i), 0, dj::proto::Op::PwByName)));
         }
@@ -267,32 +267,32 @@ void test_retired_and_replaced(void**) {
     auto one = group_frame("one", 1, 1, dj::proto::Op::GrByGid), two = group_frame("two", 2, 2, dj::proto::Op::GrByGid);
     std::string got;
     c->put(key_of(req), one, later());
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     // A new daemon: the old file is retired, the new one is mapped.
     std::string err;
-    auto c2 = dj::SharedCache::create(g_path, 512, 64, err);
+    auto c2 = dj::SharedCacheWriter::create(g_path, 512, 64, err);
     assert_non_null(c2.get());
     c2->put(key_of(req), two, later());
-    (void)dj::shm::lookup(key_of(req), got);  // notices the retirement at the latest here
-    assert_true(dj::shm::lookup(key_of(req), got));
+    (void)dj::shared_cache::lookup(key_of(req), got);  // notices the retirement at the latest here
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     assert_true(got == as_string(two));
     // The old writer going away does not disturb the new file.
     c.reset();
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     // Replaced behind the reader's back (no retirement): re-mapped within
     // the re-check period.
     std::string other = g_dir + "/other";
-    auto c3 = dj::SharedCache::create(other, 512, 64, err);
+    auto c3 = dj::SharedCacheWriter::create(other, 512, 64, err);
     assert_non_null(c3.get());
     c3->put(key_of(req), one, later());
     assert_int_equal(rename(other.c_str(), g_path.c_str()), 0);
     usleep(1100 * 1000);
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     assert_true(got == as_string(one));
     // Stopped: retired and removed, every lookup misses.
     c3->unlink_file();
-    assert_false(dj::shm::lookup(key_of(req), got));
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
 }
 
 // A daemon killed without a chance to retire its file: its flock goes with
@@ -306,7 +306,7 @@ void test_killed_writer(void**) {
     assert_true(pid >= 0);
     if (pid == 0) {
         std::string err;
-        auto c = dj::SharedCache::create(g_path, 512, 64, err);
+        auto c = dj::SharedCacheWriter::create(g_path, 512, 64, err);
         if (c) c->put(key_of(req), frame, later());
         char b = c ? 1 : 0;
         if (write(pipefd[1], &b, 1) != 1) _exit(1);
@@ -316,17 +316,17 @@ void test_killed_writer(void**) {
     char b = 0;
     assert_int_equal(read(pipefd[0], &b, 1), 1);
     assert_int_equal(b, 1);
-    dj::shm::reset();
+    dj::shared_cache::reset();
     std::string got;
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     close(pipefd[0]);
     close(pipefd[1]);
     usleep(1100 * 1000);   // the next identity check
-    assert_false(dj::shm::lookup(key_of(req), got));
-    dj::shm::reset();
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
+    dj::shared_cache::reset();
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     unlink(g_path.c_str());
 }
 
@@ -336,19 +336,19 @@ void test_owner_and_mode(void**) {
     auto frame = group_frame("staff", 5, 1);
     c->put(key_of(req), frame, later());
     std::string got;
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     assert_int_equal(chmod(g_path.c_str(), 0666), 0);
-    dj::shm::reset();
-    assert_false(dj::shm::lookup(key_of(req), got));
+    dj::shared_cache::reset();
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     assert_int_equal(chmod(g_path.c_str(), 0644), 0);
     if (geteuid() == 0) {
         assert_int_equal(chown(g_path.c_str(), 12345, 12345), 0);
-        dj::shm::reset();
-        assert_false(dj::shm::lookup(key_of(req), got));
+        dj::shared_cache::reset();
+        assert_false(dj::shared_cache::lookup(key_of(req), got));
         assert_int_equal(chown(g_path.c_str(), 0, 0), 0);
     }
-    dj::shm::reset();
-    assert_true(dj::shm::lookup(key_of(req), got));
+    dj::shared_cache::reset();
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
 }
 
 // Flipped bytes anywhere in a live file: a lookup answers right or misses.
@@ -373,22 +373,22 @@ void test_corrupt_bytes(void**) {
             if (round % 3 == 0) off = rng() % 64;                         // the header
             p[off] = uint8_t(rng());
         }
-        if (round % 7 == 0) dj::shm::reset();  // map the damaged header too
+        if (round % 7 == 0) dj::shared_cache::reset();  // map the damaged header too
         for (size_t i = 0; i < keys.size(); ++i)
-            if (dj::shm::lookup(keys[i], got)) {
+            if (dj::shared_cache::lookup(keys[i], got)) {
                 assert_true(got == as_string(frames[i]));
                 ++right;
             }
         // Repair the header so the writer keeps working.
-        auto* h = reinterpret_cast<dj::shm::Header*>(p);
-        h->magic = dj::shm::kMagic;
-        h->version = dj::shm::kVersion;
+        auto* h = reinterpret_cast<dj::shared_cache::Header*>(p);
+        h->magic = dj::shared_cache::kMagic;
+        h->version = dj::shared_cache::kVersion;
         h->header_size = 64;
         h->slot_size = 512;
         h->slot_count = 16;
         h->file_size = 64 + 512 * 16;
         h->retired = 0;
-        if (round % 7 == 0) dj::shm::reset();
+        if (round % 7 == 0) dj::shared_cache::reset();
     }
     munmap(p, size_t(st.st_size));
     assert_true(right > 0);
@@ -413,9 +413,9 @@ void test_republish(void**) {
     assert_true(at != p + st.st_size);
     *at ^= 0x55;
     std::string got;
-    assert_false(dj::shm::lookup(key_of(req), got));
+    assert_false(dj::shared_cache::lookup(key_of(req), got));
     c->put(key_of(req), frame, expires);
-    assert_true(dj::shm::lookup(key_of(req), got));
+    assert_true(dj::shared_cache::lookup(key_of(req), got));
     assert_true(got == body);
     // A new expiry is written.
     c->put(key_of(req), frame, expires + 1);
@@ -434,9 +434,9 @@ void test_random_files(void**) {
         std::vector<uint8_t> bytes(size);
         for (auto& b : bytes) b = uint8_t(rng());
         if (size >= 64 && round % 2 == 0) {
-            dj::shm::Header h{};
-            h.magic = dj::shm::kMagic;
-            h.version = dj::shm::kVersion;
+            dj::shared_cache::Header h{};
+            h.magic = dj::shared_cache::kMagic;
+            h.version = dj::shared_cache::kVersion;
             h.header_size = 64;
             h.slot_size = round % 4 == 0 ? 512 : uint32_t(rng());
             h.slot_count = round % 4 == 0 ? 16 : uint32_t(rng());
@@ -450,8 +450,8 @@ void test_random_files(void**) {
         assert_int_equal(write(fd, bytes.data(), bytes.size()), ssize_t(bytes.size()));
         close(fd);
         assert_int_equal(rename(tmp.c_str(), g_path.c_str()), 0);
-        dj::shm::reset();
-        assert_false(dj::shm::lookup(key, got));
+        dj::shared_cache::reset();
+        assert_false(dj::shared_cache::lookup(key, got));
     }
     unlink(g_path.c_str());
 }
@@ -469,7 +469,7 @@ void test_torn_reads(void**) {
         readers.emplace_back([&] {
             std::string got;
             while (!stop.load()) {
-                if (dj::shm::lookup(key, got)) {
+                if (dj::shared_cache::lookup(key, got)) {
                     ++hits;
                     if (got != as_string(a) && got != as_string(b)) ++bad;
                 }
@@ -484,7 +484,7 @@ void test_torn_reads(void**) {
 
 // The staleness verdict alone.
 void test_heartbeat_verdict(void**) {
-    using dj::shm::heartbeat_stale;
+    using dj::shared_cache::heartbeat_stale;
     const int64_t s = 1000000000;
     const int64_t now = 5000 * s;
     const uint32_t now_s = 1800000000u;
@@ -523,26 +523,26 @@ void test_heartbeat_file(void**) {
     std::string got;
     // Both ways of reading: pread (nothing mapped), then the mapping.
     auto stalled_both = [&](bool want) {
-        dj::shm::reset();
-        assert_int_equal(dj::shm::daemon_stalled(sock), want);
-        (void)dj::shm::lookup(key, got);  // maps the file
-        assert_int_equal(dj::shm::daemon_stalled(sock), want);
+        dj::shared_cache::reset();
+        assert_int_equal(dj::shared_cache::daemon_stalled(sock), want);
+        (void)dj::shared_cache::lookup(key, got);  // maps the file
+        assert_int_equal(dj::shared_cache::daemon_stalled(sock), want);
     };
     stalled_both(false);  // stamped at creation
     struct stat st {};
     uint8_t* p = map_for_writing(st);
-    auto* h = reinterpret_cast<dj::shm::Header*>(p);
+    auto* h = reinterpret_cast<dj::shared_cache::Header*>(p);
     auto age = [&](int64_t ns, uint32_t secs) {
-        h->beat_ns = uint64_t(dj::shm::monotonic_ns() - ns);
-        h->beat_s = dj::shm::realtime_s() - secs;
+        h->beat_ns = uint64_t(dj::shared_cache::monotonic_ns() - ns);
+        h->beat_s = dj::shared_cache::realtime_s() - secs;
     };
     age(3000000000, 3);
     stalled_both(true);
     // Another socket's file is not this one.
-    assert_false(dj::shm::daemon_stalled(g_dir + "/other/socket"));
+    assert_false(dj::shared_cache::daemon_stalled(g_dir + "/other/socket"));
     // The daemon stamps again: fresh at once, nothing sticks.
     usleep(300 * 1000);  // half an interval since the last stamp
-    c->beat(dj::shm::monotonic_ns());
+    c->beat(dj::shared_cache::monotonic_ns());
     stalled_both(false);
     // Clocks that disagree: no verdict.
     age(3000000000, 0);
@@ -567,7 +567,7 @@ void test_heartbeat_killed_writer(void**) {
     assert_true(pid >= 0);
     if (pid == 0) {
         std::string err;
-        auto c = dj::SharedCache::create(g_path, 512, 64, err);
+        auto c = dj::SharedCacheWriter::create(g_path, 512, 64, err);
         if (!c) _exit(1);
         raise(SIGSTOP);
         _exit(0);
@@ -577,14 +577,14 @@ void test_heartbeat_killed_writer(void**) {
     assert_true(WIFSTOPPED(status));
     struct stat st {};
     uint8_t* p = map_for_writing(st);
-    auto* h = reinterpret_cast<dj::shm::Header*>(p);
-    h->beat_ns = uint64_t(dj::shm::monotonic_ns() - 3000000000);
-    h->beat_s = dj::shm::realtime_s() - 3;
-    dj::shm::reset();
-    assert_true(dj::shm::daemon_stalled(g_dir + "/socket"));  // stopped: still locked
+    auto* h = reinterpret_cast<dj::shared_cache::Header*>(p);
+    h->beat_ns = uint64_t(dj::shared_cache::monotonic_ns() - 3000000000);
+    h->beat_s = dj::shared_cache::realtime_s() - 3;
+    dj::shared_cache::reset();
+    assert_true(dj::shared_cache::daemon_stalled(g_dir + "/socket"));  // stopped: still locked
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    assert_false(dj::shm::daemon_stalled(g_dir + "/socket"));
+    assert_false(dj::shared_cache::daemon_stalled(g_dir + "/socket"));
     munmap(p, size_t(st.st_size));
     unlink(g_path.c_str());
 }

@@ -99,7 +99,7 @@ struct PasswordsConfig {
     uint32_t scrypt_work_factor = 0;
     uint32_t scrypt_block_size = 0;
     uint32_t scrypt_parallelism = 0;
-    // Bounds on what one check may cost (common/hashers.h, HashLimits).
+    // Bounds on what one check may cost (passwords/hashers.h, HashLimits).
     uint64_t max_hash_memory = 1024;              // MiB
     uint64_t max_pbkdf2_iterations = 100000000;
     uint64_t max_argon2_work = 4194304;           // t * m, KiB
@@ -133,18 +133,12 @@ struct NssConfig {
     // never served (daemon/host_names.h). Re-read when they change.
     std::string passwd_file = "/etc/passwd";
     std::string group_file = "/etc/group";
-    // Added to the built-in reserved names (kReservedUsers/kReservedGroups),
+    // Added to the built-in reserved names (common/names.h),
     // which cannot be shortened.
     std::vector<std::string> reserved_users;
     std::vector<std::string> reserved_groups;
 };
 
-// Names no Django user or group may take, whether or not this host has them:
-// the accounts and groups that hold or grant power on the common
-// distributions (Debian's base-passwd, Fedora/RHEL's setup, Arch's
-// filesystem, sudoers' %sudo %wheel %admin, container and VM runtimes).
-extern const std::vector<std::string_view> kReservedUsers;
-extern const std::vector<std::string_view> kReservedGroups;
 
 // Who may log in through each PAM service ([access]). A rule is a list of
 // Django group names (or their NSS names, prefix included); "*" lets every
@@ -199,7 +193,7 @@ bool load_config(const std::string& path, Config& out, std::string& error,
 bool parse_config_text(const std::string& text, Config& out, std::string& error,
                        const std::string& name = "<text>");
 
-// A SQL identifier we are willing to quote: [A-Za-z_][A-Za-z0-9_$]*, <= 63.
+// A SQL identifier we are willing to quote: [A-Za-z_][A-Za-z0-9_]*, <= 63.
 bool valid_identifier(const std::string& s);
 
 // Splits "a, b,c" into trimmed non-empty items.

@@ -12,9 +12,9 @@
 #include <climits>
 #include <stdexcept>
 
-#include "common/base64.h"
-#include "common/hasher.h"
-#include "common/pbkdf2_sha256.h"
+#include "passwords/base64.h"
+#include "passwords/hasher.h"
+#include "passwords/pbkdf2_sha256.h"
 
 namespace dj {
 namespace {

@@ -72,7 +72,7 @@
 #include <string_view>
 #include <vector>
 
-namespace dj::shm {
+namespace dj::shared_cache {
 
 inline constexpr uint64_t kMagic = 0x31304d48534a4444ull;  // "DDJSHM01"
 inline constexpr uint32_t kVersion = 2;   // 2: the heartbeat
@@ -135,7 +135,7 @@ uint32_t realtime_s() noexcept;
 bool heartbeat_stale(uint64_t beat_ns, uint32_t beat_s, int64_t now_ns, uint32_t now_s) noexcept;
 
 // Whether the daemon listening on `socket_path` is known not to answer: the
-// shared file beside it passes the checks above (owner, mode, a daemon's
+// shared cache file beside it passes the checks above (owner, mode, a daemon's
 // lock, not retired, this version) and its heartbeat is stale. false on any
 // doubt; the caller then talks to the socket as usual. Never blocks, never
 // throws; uses the mapping when it is of this file, else reads the header.
@@ -146,8 +146,8 @@ std::string path_for_socket(const std::string& socket_path);
 
 // The reader the NSS module uses. Process-wide, thread-safe, never blocks
 // (a thread that finds the mapping being replaced just misses), never throws.
-// DJANGO_AUTH_NSS_MMAP=0 in the environment (non-setuid processes) turns it
-// off.
+// DJANGO_AUTH_NSS_SHARED_CACHE=0 in the environment (non-setuid processes)
+// turns it off (so does its old name, DJANGO_AUTH_NSS_MMAP=0).
 //
 // Finds the response frame for `key` (see request_key) and copies it into
 // `frame`. false on any miss or doubt.
@@ -161,9 +161,9 @@ inline std::string_view request_key(const std::vector<uint8_t>& request) noexcep
 // lift the retry back-off.
 void reset() noexcept;
 
-}  // namespace dj::shm
+}  // namespace dj::shared_cache
 
-inline std::string_view dj::shm::request_key(const std::vector<uint8_t>& request) noexcept {
+inline std::string_view dj::shared_cache::request_key(const std::vector<uint8_t>& request) noexcept {
     if (request.size() < 4) return {};
     return std::string_view(reinterpret_cast<const char*>(request.data()) + 4, request.size() - 4);
 }

@@ -15,7 +15,7 @@
 
 #include <stdexcept>
 
-#include "common/hasher.h"
+#include "passwords/hasher.h"
 
 namespace dj {
 

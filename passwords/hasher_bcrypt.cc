@@ -18,7 +18,7 @@
 
 #include <stdexcept>
 
-#include "common/hasher.h"
+#include "passwords/hasher.h"
 
 namespace dj {
 namespace {

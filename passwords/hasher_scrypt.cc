@@ -10,9 +10,9 @@
 
 #include <stdexcept>
 
-#include "common/base64.h"
-#include "common/hasher.h"
-#include "common/scrypt_kdf.h"
+#include "passwords/base64.h"
+#include "passwords/hasher.h"
+#include "passwords/scrypt_kdf.h"
 
 namespace dj {
 namespace {

@@ -1,13 +1,13 @@
-// The built-in reserved names (declared in config.h). A Django user or group
+// The built-in reserved names (declared in names.h). A Django user or group
 // with one of these names is never served, present on this host or not: a
 // group that grants power here or on the next distribution the admin copies
 // a sudoers line from must not be claimable by whoever may add a group in the
 // Django admin. Compared without regard to ASCII case (sudo's
 // case_insensitive_group, MySQL collations). group_prefix is the way to serve
 // such a Django group anyway, under another name.
-#include "common/config.h"
+#include "common/names.h"
 
-namespace dj {
+namespace dj::names {
 
 const std::vector<std::string_view> kReservedUsers = {
     // The superuser and its BSD alias. ("admin", Django's usual first
@@ -40,4 +40,4 @@ const std::vector<std::string_view> kReservedGroups = {
     "log", "_django-authd",
 };
 
-}  // namespace dj
+}  // namespace dj::names

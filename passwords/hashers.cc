@@ -1,7 +1,7 @@
 // The hasher registry and Django's check_password()/make_password() logic
 // (django/contrib/auth/hashers.py, 3.2+ with the CVE-2024-39329 fix).
 // The algorithms themselves live in hasher_*.cc.
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -10,7 +10,7 @@
 #include <new>
 #include <stdexcept>
 
-#include "common/hasher.h"
+#include "passwords/hasher.h"
 
 namespace dj {
 namespace {

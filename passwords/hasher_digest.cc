@@ -15,7 +15,7 @@
 #include <new>
 #include <stdexcept>
 
-#include "common/hasher.h"
+#include "passwords/hasher.h"
 
 namespace dj {
 namespace {

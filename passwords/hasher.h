@@ -1,6 +1,6 @@
 // The internal interface of one password hasher (one per algorithm, in
 // hasher_*.cc), mirroring Django's BasePasswordHasher. Only hashers.cc and the
-// unit tests include this; everyone else uses common/hashers.h.
+// unit tests include this; everyone else uses passwords/hashers.h.
 #pragma once
 
 #include <memory>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/hashers.h"
+#include "passwords/hashers.h"
 
 namespace dj {
 

@@ -1,4 +1,4 @@
-#include "common/base64.h"
+#include "passwords/base64.h"
 
 #include <cstdint>
 

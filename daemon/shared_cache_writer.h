@@ -1,4 +1,4 @@
-// The writer side of the shared lookup cache (common/client_mmap.h describes
+// The writer side of the shared lookup cache (common/shared_cache.h describes
 // the file): django-authd publishes the by-key lookup answers it caches into
 // <socket dir>/cache, so that clients answer warm lookups from a read-only
 // mapping without a socket round trip.
@@ -12,11 +12,11 @@
 #include <string_view>
 #include <vector>
 
-#include "common/client_mmap.h"
+#include "common/shared_cache.h"
 
 namespace dj {
 
-class SharedCache {
+class SharedCacheWriter {
 public:
     // Creates a fresh file beside `path` and renames it over `path` (an
     // existing file of ours there is marked retired first, so readers of a
@@ -24,11 +24,11 @@ public:
     // The daemon's mapping of it is read-only but while a record is written
     // or wiped (the pages concerned only, under the mutex), and is left out
     // of core dumps.
-    static std::unique_ptr<SharedCache> create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
+    static std::unique_ptr<SharedCacheWriter> create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
                                                std::string& error);
-    ~SharedCache();  // retires the file (see retire())
-    SharedCache(const SharedCache&) = delete;
-    SharedCache& operator=(const SharedCache&) = delete;
+    ~SharedCacheWriter();  // retires the file (see retire())
+    SharedCacheWriter(const SharedCacheWriter&) = delete;
+    SharedCacheWriter& operator=(const SharedCacheWriter&) = delete;
 
     // Publishes the response for `key` (a request frame without its length):
     // `frame` is the finished response frame as the daemon sends it (with its
@@ -42,7 +42,7 @@ public:
     void flush();
     // The file's generation, bumped by every flush (0 once retired).
     uint64_t generation();
-    // The heartbeat (client_mmap.h): stamps the header with the time now
+    // The heartbeat (common/shared_cache.h): stamps the header with the time now
     // (monotonic `now_ns`) unless it was stamped less than half an interval
     // ago. Called by every event loop at least once per interval, and by
     // nothing else: only a daemon whose loops run keeps it fresh. Cheap when
@@ -57,7 +57,7 @@ public:
     const std::string& path() const { return path_; }
 
 private:
-    SharedCache() = default;
+    SharedCacheWriter() = default;
     void wipe_locked();  // the caller holds mutex_
     std::string path_;
     uint8_t* base_ = nullptr;

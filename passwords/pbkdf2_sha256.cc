@@ -3,7 +3,7 @@
 // The compression functions here take the 16 message words already decoded
 // (host order). PBKDF2's inner loop feeds one hash's output state straight in
 // as the next message, so no byte swapping happens per iteration.
-#include "common/pbkdf2_sha256.h"
+#include "passwords/pbkdf2_sha256.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>

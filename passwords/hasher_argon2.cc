@@ -22,8 +22,8 @@
 #include <new>
 #include <stdexcept>
 
-#include "common/base64.h"
-#include "common/hasher.h"
+#include "passwords/base64.h"
+#include "passwords/hasher.h"
 
 namespace dj {
 namespace {

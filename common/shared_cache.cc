@@ -1,5 +1,5 @@
-// The shared lookup cache's reader; see client_mmap.h.
-#include "common/client_mmap.h"
+// The shared lookup cache's reader; see shared_cache.h.
+#include "common/shared_cache.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,7 +18,7 @@
 #include "common/client.h"
 #include "common/protocol.h"
 
-namespace dj::shm {
+namespace dj::shared_cache {
 
 uint64_t hash64(const void* data, size_t n) noexcept {
     const auto* p = static_cast<const uint8_t*>(data);
@@ -87,7 +87,7 @@ std::string path_for_socket(const std::string& socket_path) {
 
 namespace {
 
-// How often a mapped file's identity is checked again (it may have been
+// How often the shared cache file's identity is checked again (it may have been
 // replaced), and how soon a failed open is retried.
 constexpr int64_t kRecheckNs = 1000000000;
 // Slots larger than this are not read (the copy lives on the stack).
@@ -120,8 +120,12 @@ bool enabled() noexcept {
     if (e < 0) {
         static std::atomic<bool> registered{false};
         if (!registered.exchange(true)) ::pthread_atfork(nullptr, nullptr, child_after_fork);
-        const char* v = ::secure_getenv("DJANGO_AUTH_NSS_MMAP");
-        e = (v != nullptr && std::strcmp(v, "0") == 0) ? 0 : 1;
+        // DJANGO_AUTH_NSS_MMAP is the variable's old name, still honoured.
+        auto off = [](const char* name) {
+            const char* v = ::secure_getenv(name);
+            return v != nullptr && std::strcmp(v, "0") == 0;
+        };
+        e = (off("DJANGO_AUTH_NSS_SHARED_CACHE") || off("DJANGO_AUTH_NSS_MMAP")) ? 0 : 1;
         g_enabled.store(e, std::memory_order_relaxed);
     }
     return e == 1;
@@ -144,7 +148,7 @@ void unmap_locked() noexcept {
     g_map = Map{};
 }
 
-// Opens `path` when it may be trusted (see client_mmap.h: a regular file
+// Opens `path` when it may be trusted (see shared_cache.h: a regular file
 // owned by root or its directory's owner, writable by nobody else, of a
 // plausible size); -1 otherwise. The caller checks the daemon's lock.
 int open_trusted(const std::string& path, struct stat& st) {
@@ -330,4 +334,4 @@ void reset() noexcept {
     ::pthread_rwlock_unlock(&g_lock);
 }
 
-}  // namespace dj::shm
+}  // namespace dj::shared_cache

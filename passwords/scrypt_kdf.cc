@@ -1,5 +1,5 @@
 // See scrypt_kdf.h.
-#include "common/scrypt_kdf.h"
+#include "passwords/scrypt_kdf.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

@@ -1,6 +1,6 @@
 // Reading and checking django-auth.conf. See config/django-auth.conf for the
 // meaning of each key.
-#include "common/config.h"
+#include "daemon/config.h"
 
 #include <ini.h>
 #include <pwd.h>
