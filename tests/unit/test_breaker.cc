@@ -4,6 +4,7 @@
 // that reaches the database, never stuck open); and the Database in front of
 // a fake one (refusals without a call, SQL errors that do not open it,
 // probes that close it, the Stats lines).
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -131,9 +132,11 @@ void test_repeated_outages_never_stuck(void**) {
 
 // --- GuardedDatabase in front of a fake ----------------------------------------
 
+// Atomic: the prober thread of GuardedDatabase calls ping() while a test flips
+// `down` from the main thread.
 struct Fake : Database {
-    bool down = false, sql_error = false;
-    int calls = 0, pings = 0;
+    std::atomic<bool> down{false}, sql_error{false};
+    std::atomic<int> calls{0}, pings{0};
     void check() {
         calls++;
         if (down) throw DbUnavailable("fake: timed out");
