@@ -16,8 +16,6 @@ from fixtures_daemon import Daemon
 from fixtures_db import DJANGO_PASSWORD, free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-pytestmark = pytest.mark.skipif(not pathlib.Path(PGBOUNCER).exists(), reason="pgbouncer not installed")
-
 AUTH_MAP = {"Ok": True, "WrongPassword": False, "NoUser": None}
 
 

@@ -8,11 +8,10 @@ import signal
 import threading
 import time
 
-import pytest
 
 from conftest import BUILD, SANITIZE
 from nss_harness import NssRunner
-from pam_util import HARNESS, MODULE, ServiceDir, harness1
+from pam_util import ServiceDir, harness1
 from test_nss_daemon import expected_groups, expected_passwd, lines, own_daemon  # noqa: F401 (a fixture)
 
 # kHeartbeatStaleNs.
@@ -110,7 +109,6 @@ def test_nss_killed_daemon_fails_at_once(own_daemon):
     assert lines(r.getent("passwd", names[3])) == [expected_passwd(own_daemon.db)[names[3]]]
 
 
-@pytest.mark.skipif(not (MODULE.exists() and HARNESS.exists()), reason="pam_django.so or pam_harness not built")
 def test_pam_hung_daemon_is_authinfo_unavail_at_once(own_daemon, sqlite_population, tmp_path):
     svc = ServiceDir(tmp_path / "pam.d")
     s = svc.simple("web", own_daemon.socket)

@@ -5,17 +5,12 @@ a real user, the reasons Django's validators give for refusing a new
 password, and nothing at all under PAM_SILENT."""
 import re
 
-import pytest
 
 from conftest import BUILD
 from fixtures_daemon import Daemon
-from pam_util import HARNESS, MODULE, ServiceDir, harness, harness1, pamtester
+from pam_util import ServiceDir, harness, harness1, pamtester
 from test_abuse import active_users
 from test_pam_django import sqlite_copy
-
-pytestmark = pytest.mark.skipif(
-    not (MODULE.exists() and HARNESS.exists() and (BUILD / "django-authd").exists()),
-    reason="pam_django.so, tests/pam_harness or django-authd not built")
 
 LOCKED = re.compile(r"^Login temporarily locked after too many failed attempts; try again in (\d+) minutes\.$")
 UNTIL_RESET = "Login locked after too many failed attempts, until an administrator resets it."
