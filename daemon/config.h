@@ -46,6 +46,13 @@ struct Schema {
 
     std::string permission_table = "auth_permission";
     std::string content_type_table = "django_content_type";
+
+    // SSH public keys ([ssh] authorized_keys): django-sshkey's table by default.
+    std::string key_table = "django_sshkey_userkey";
+    std::string key_user = "user_id";
+    std::string key_key = "key";
+    std::string key_active;                          // optional: a boolean column
+    std::string key_expires;                         // optional: a timestamp column
 };
 
 struct DatabaseConfig {
@@ -153,6 +160,16 @@ struct AccessConfig {
     bool anyone_can_log_in() const;
 };
 
+// SSH public keys for sshd's AuthorizedKeysCommand (daemon/ssh_keys.h).
+struct SshConfig {
+    bool authorized_keys = false;        // the AuthorizedKeys op; off until configured
+    // Who may ask besides root: sshd's AuthorizedKeysCommandUser (names or @group).
+    std::vector<std::string> clients = {"nobody"};
+    // authorized_keys options a stored key may carry ("no-pty", "from=");
+    // empty: a key line with any option is dropped.
+    std::vector<std::string> allowed_options;
+};
+
 // Failed-login throttling (daemon/throttle.h), pam_faillock style.
 struct ThrottleConfig {
     int deny = 10;                       // failures that lock a user; 0 disables
@@ -170,6 +187,7 @@ struct Config {
     NssConfig nss;
     ThrottleConfig throttle;
     AccessConfig access;
+    SshConfig ssh;
     std::string path;                    // the file it was read from
 };
 

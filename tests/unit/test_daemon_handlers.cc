@@ -39,6 +39,7 @@ struct FakeDb : db::Database {
     std::vector<db::GroupRow> groups;
     std::multimap<int64_t, int64_t> membership;           // user -> group
     std::multimap<int64_t, std::string> user_perms, group_perms;
+    std::multimap<int64_t, std::string> keys;              // user -> stored key text
     bool down = false;
     int queries = 0;
     std::map<int64_t, std::string> stored;                // set_password calls
@@ -118,6 +119,12 @@ struct FakeDb : db::Database {
         for (auto [it, end] = user_perms.equal_range(uid); it != end; ++it) out.push_back(it->second);
         for (auto [it, end] = membership.equal_range(uid); it != end; ++it)
             for (auto [p, pend] = group_perms.equal_range(it->second); p != pend; ++p) out.push_back(p->second);
+        return out;
+    }
+    std::vector<std::string> keys_of_user(int64_t uid) override {
+        check();
+        std::vector<std::string> out;
+        for (auto [it, end] = keys.equal_range(uid); it != end; ++it) out.push_back(it->second);
         return out;
     }
     void set_password(int64_t id, std::string_view enc) override {
