@@ -47,8 +47,9 @@ struct Schema {
     std::string permission_table = "auth_permission";
     std::string content_type_table = "django_content_type";
 
-    // SSH public keys ([ssh] authorized_keys): django-sshkey's table by default.
-    std::string key_table = "django_sshkey_userkey";
+    // SSH public keys ([ssh] authorized_keys): django-sshkey's UserKey by
+    // default (its Meta.db_table is "sshkey_userkey").
+    std::string key_table = "sshkey_userkey";
     std::string key_user = "user_id";
     std::string key_key = "key";
     std::string key_active;                          // optional: a boolean column

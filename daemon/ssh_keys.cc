@@ -36,6 +36,22 @@ bool name_char(char c) {
 
 bool known_type(std::string_view t) { return std::find(kKeyTypes.begin(), kKeyTypes.end(), t) != kKeyTypes.end(); }
 
+// The options sshd knows (sshd(8), AUTHORIZED_KEYS FILE FORMAT); it refuses a
+// line with any other.
+const std::string_view kOptions[] = {
+    "agent-forwarding", "cert-authority", "command",     "environment",        "expiry-time",
+    "from",             "no-agent-forwarding",           "no-port-forwarding", "no-pty",
+    "no-touch-required", "no-user-rc",    "no-x11-forwarding", "permitlisten", "permitopen",
+    "port-forwarding",  "principals",     "pty",         "restrict",           "tunnel",
+    "user-rc",          "verify-required", "x11-forwarding",
+};
+
+bool known_option(std::string_view name) {
+    for (auto o : kOptions)
+        if (iequal(o, name)) return true;
+    return false;
+}
+
 // The reason a byte makes the line unusable, or nullptr.
 const char* bad_byte(unsigned char c) {
     if (c == '\n') return "contains a newline";
@@ -85,7 +101,11 @@ void read_options(std::string_view s, size_t& pos, const AllowedOptions& allowed
         while (pos < s.size() && name_char(s[pos])) ++pos;
         const std::string_view name = s.substr(start, pos - start);
         if (name.empty() || name.size() > 64) {
-            why = "unknown key type or malformed options";
+            why = "malformed options";
+            return;
+        }
+        if (!known_option(name)) {
+            why = "unknown option '" + std::string(name) + "'";
             return;
         }
         bool with_value = false;
@@ -166,6 +186,12 @@ std::optional<std::string> check_line(std::string_view stored, const AllowedOpti
     size_t pos = 0;
     std::string_view options;
     if (size_t first_end = stored.find(' '); !known_type(stored.substr(0, first_end))) {
+        // Options come first, or the type is not one we know.
+        const std::string_view first = stored.substr(0, stored.find_first_of(" =,"));
+        if (!known_option(first)) {
+            why = "unknown key type";
+            return std::nullopt;
+        }
         read_options(stored, pos, allowed, why);
         if (!why.empty()) return std::nullopt;
         options = stored.substr(0, pos);

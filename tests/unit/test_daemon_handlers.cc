@@ -795,6 +795,75 @@ void test_id_ranges(void**) {
     assert_int_equal(id_range_problems("gid", 1001, 2000, {1500}).size(), 1);
 }
 
+// AuthorizedKeys: root and [ssh] clients only, off until configured, the
+// login rules of sshd, bad keys dropped, cached until a flush.
+void test_authorized_keys(void**) {
+    const std::string ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILfnoNin+FVLedC5J6P6eC4u3t1F6BbL7i2M4IZKaBkR";
+    auto keys_of = [](World& w, const char* user, uid_t uid, std::vector<std::string>* out = nullptr) {
+        proto::Writer q(Op::AuthorizedKeys);
+        q.str(user);
+        auto a = w.call(q, uid);
+        proto::Reader rd(a.frame);
+        if (a.status == Status::Ok) {
+            auto l = rd.strs();
+            assert_true(rd.at_end());
+            if (out) *out = l;
+        }
+        return a.status;
+    };
+    {
+        World off;
+        assert_int_equal(keys_of(off, "alice", 0), Status::Disabled);
+    }
+    World w([](Config& c) {
+        c.ssh.authorized_keys = true;
+        c.access.default_rule = {};
+        c.access.services["sshd"] = {"devs"};
+    });
+    AuthClients sshd_user;
+    sshd_user.allow_uid(65534);
+    w.handler->set_ssh_clients(sshd_user);
+    w.db.keys = {{1, ed + " one"},
+                 {1, ed + " two\n" + ed + " smuggled"},
+                 {1, "no-pty " + ed + " with option"},
+                 {1, "ssh-dss AAAAB3NzaC1kc3MAAACBAP"},
+                 {2, ed + " bob's"},
+                 {8, ed + " erin's"}};
+    const int before = w.db.queries;
+    for (uid_t uid : {uid_t(1000), uid_t(33)})  // an auth client is not an [ssh] client
+        assert_int_equal(keys_of(w, "alice", uid), Status::Denied);
+    assert_int_equal(w.db.queries, before);
+    std::vector<std::string> got;
+    assert_int_equal(keys_of(w, "alice", 65534, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    assert_string_equal(got[0].c_str(), (ed + " one").c_str());
+    assert_int_equal(keys_of(w, "alice", 0, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    assert_int_equal(keys_of(w, "bob", 0), Status::NoUser);     // inactive
+    assert_int_equal(keys_of(w, "erin", 0), Status::NoUser);    // not in [access] sshd
+    assert_int_equal(keys_of(w, "ghost", 0), Status::NoUser);
+    assert_int_equal(keys_of(w, "root", 0), Status::NoUser);    // the host's name
+    assert_int_equal(keys_of(w, "dave", 0, &got), Status::Ok);  // allowed, no keys
+    assert_true(got.empty());
+    // Cached: the removed key stays until a flush.
+    w.db.keys.erase(1);
+    assert_int_equal(keys_of(w, "alice", 0, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    w.cache.flush();
+    assert_int_equal(keys_of(w, "alice", 0, &got), Status::Ok);
+    assert_true(got.empty());
+    {
+        World opts([](Config& c) {
+            c.ssh.authorized_keys = true;
+            c.ssh.allowed_options = {"no-pty"};
+        });
+        opts.db.keys = {{1, "no-pty " + ed + " with option"}, {1, "command=\"id\" " + ed}};
+        assert_int_equal(keys_of(opts, "alice", 0, &got), Status::Ok);
+        assert_int_equal(got.size(), 1);
+        assert_string_equal(got[0].c_str(), ("no-pty " + ed + " with option").c_str());
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -819,6 +888,7 @@ int main() {
         cmocka_unit_test(test_cache_bounds),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_authorized_keys),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
