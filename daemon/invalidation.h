@@ -13,8 +13,8 @@
 //   MySQL       nothing yet: cached answers live their ttl.
 //
 // What is dropped: the lookup cache and the shared file, whole, on any
-// change of a user, group or membership (payloads "user:ID", "group:ID",
-// "member:USER:GROUP", "all"). Cached answers are keyed by name, by id and
+// change of a user, group, membership or SSH key (payloads "user:ID",
+// "group:ID", "member:USER:GROUP", "key:USER", "all"). Cached answers are keyed by name, by id and
 // by list (members of a group, groups of a user, enumeration pages): one
 // user's change reaches all of them, so a flush is the rule that is right
 // for every key; such changes are rare (an administrator's edit, not a

@@ -1,5 +1,5 @@
 // django-authctl authorized-keys USER: sshd's AuthorizedKeysCommand
-//   AuthorizedKeysCommand /usr/sbin/django-authctl authorized-keys %u
+//   AuthorizedKeysCommand /usr/bin/django-authctl authorized-keys %u
 //   AuthorizedKeysCommandUser nobody
 // Standard output carries the key lines and nothing else (sshd reads every
 // line of it as authorized_keys); messages go to standard error.

@@ -10,8 +10,9 @@ Django into django-sshkey's table (tests/django/django_sshkey):
 - root and [ssh] clients (nobody by default) may ask, others are Denied;
 - off until [ssh] authorized_keys = yes; another app's table through [schema]
   key_* (active and expiry columns);
-- a removed key is gone once the change is seen (SQLite: the daemon's
-  watcher; PostgreSQL: a flush);
+- a removed key is gone once the change is seen, without a flush (SQLite:
+  the daemon's watcher; PostgreSQL: the key table's NOTIFY trigger of
+  install-triggers);
 - the CLI: nothing on stdout but keys, exit 1 when the daemon cannot answer.
 
 The CLI's printing of keys needs the host to resolve the name to the Django
@@ -24,7 +25,7 @@ import pytest
 
 from conftest import BUILD, django_env
 from fakedaemon import FakeDaemon, Last
-from fixtures_daemon import Daemon, run_as
+from fixtures_daemon import Daemon, run_as, write_config
 import djproto
 
 HERE = __import__("pathlib").Path(__file__).resolve().parent
@@ -76,6 +77,13 @@ def site(request, tmp_path_factory):
         pg.createdb("sshkeys")
         s = Site("postgresql", pg.env("sshkeys"), pg.db_section("sshkeys"), work)
     s.run("seed")
+    if request.param == "postgresql":
+        # The NOTIFY triggers, the key table's among them, before a daemon listens.
+        config = write_config(work / "print.conf", {"database": s.db_section})
+        sql = subprocess.run([str(BUILD / "django-authctl"), "install-triggers", "--config", str(config), "--print"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        assert "sshkey_userkey" in sql
+        pg.psql(sql, db="sshkeys")
     return s
 
 
@@ -180,10 +188,8 @@ def test_a_removed_key_is_gone(site, daemon, pubkeys):
     daemon.client().flush()
     with daemon.client() as c:
         assert sorted(c.authorized_keys("alice")) == sorted([pubkeys["ed"], pubkeys["ec"]])
+    # Seen without a flush: SQLite's watcher, PostgreSQL's key table trigger.
     site.keys(alice=[pubkeys["ec"]])
-    if site.engine == "postgresql":
-        # Without the triggers of install-triggers, answers live their ttl.
-        daemon.client().flush()
     deadline = time.time() + 10
     while True:
         with daemon.client() as c:
