@@ -8,6 +8,7 @@
 #include "daemon/handlers.h"
 #include "daemon/handlers_internal.h"
 
+#include "daemon/cache_tags.h"
 #include "daemon/log.h"
 #include "daemon/ssh_keys.h"
 
@@ -37,8 +38,10 @@ Reply Handler::authorized_keys(proto::Reader& r, std::string_view frame, const P
     const std::string key(frame);
     if (auto hit = cache_.get(key)) return Reply{std::move(*hit), false};
     const uint64_t read_at = cache_.generation();  // before the database is read
+    // What the answer was read from (cache_tags.h), for push invalidation.
+    Cache::Tags tags{cache_tag::access(), cache_tag::not_found()};
     auto answer = [&](Reply reply, bool found) {
-        cache_.put(key, reply.frame, found, Cache::Clock::now(), read_at);
+        cache_.put(key, reply.frame, found, Cache::Clock::now(), read_at, tags);
         return reply;
     };
     // A name the host's files hold (or reserve) is never asked about: its
@@ -47,7 +50,10 @@ Reply Handler::authorized_keys(proto::Reader& r, std::string_view frame, const P
         !names::nss_ok(n) || host_.user_conflict(n, std::nullopt))
         return answer(status_only(op, Status::NoUser), false);
     auto u = db_.user_by_name(user);
-    if (u) wipe(u->password);
+    if (u) {
+        wipe(u->password);
+        tags = {cache_tag::user(u->id), cache_tag::memberships(u->id), cache_tag::keys(u->id), cache_tag::access()};
+    }
     if (std::string refusal = login_refusal(u, kSshService); !refusal.empty()) {
         if (log::debug_enabled())
             log::say(LOG_DEBUG, "authorized-keys: user=%s: no keys: %s", log::printable(user).c_str(), refusal.c_str());
