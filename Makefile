@@ -38,7 +38,7 @@ PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 pyth
               pamtester libpam-wrapper postgresql pgbouncer mariadb-server sqlite3 util-linux \
               debhelper dh-nss lintian fakeroot man-db systemd-container \
               apache2 libapache2-mod-authnz-pam libapache2-mod-authz-unixgroup openssh-server \
-              openssh-client sshpass vsftpd openssl procps sudo curl
+              openssh-client sshpass vsftpd openssl procps sudo curl faketime
 
 # The peers make bench measures against (bench/run).
 PKGS_BENCH := libnss-pgsql2 wrk apache2 libapache2-mod-authnz-pam libapache2-mod-wsgi-py3 time util-linux

@@ -1,7 +1,9 @@
 // The lookup cache: encoded response frames keyed by request (op + body),
 // with separate lifetimes for answers found and not found. Bounded in entries
 // and bytes; the least recently used entry goes first. Password checks are
-// never cached. Thread-safe; no lock is held while anything else happens.
+// never cached. An expired entry is kept (until the LRU bounds or a flush
+// take it) for get_stale(): the answer given while the database cannot be
+// reached. Thread-safe; no lock is held while anything else happens.
 #pragma once
 
 #include <atomic>
@@ -28,6 +30,10 @@ public:
     // `count_miss`: false for a look that is followed by get() on a miss.
     std::optional<std::vector<uint8_t>> get(const std::string& key, Clock::time_point now = Clock::now(),
                                             bool count_miss = true);
+    // The entry whatever its age (nothing when flushed or evicted): only for
+    // when the database cannot answer. Not published to the shared cache
+    // file, whose readers drop expired records and ask the daemon.
+    std::optional<std::vector<uint8_t>> get_stale(const std::string& key);
     // `found`: a positive answer (positive lifetime) or a negative one.
     // `read_at`: generation() taken before the answer was read from the
     // database; when a flush came since, the answer may predate the change

@@ -78,15 +78,23 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
     proto::Writer w(op);
     Status s = Status::BadRequest;
     std::string stored;
-    switch (op) {
-        case Op::PwByName: s = pw_by_name(r, w, stored); break;
-        case Op::PwByUid: s = pw_by_uid(r, w); break;
-        case Op::PwList: s = pw_list(r, w); break;
-        case Op::GrByName: s = gr_by_name(r, w, stored); break;
-        case Op::GrByGid: s = gr_by_gid(r, w); break;
-        case Op::GrList: s = gr_list(r, w); break;
-        case Op::GroupsOfUser: s = groups_of_user(r, w, stored); break;
-        default: break;
+    try {
+        switch (op) {
+            case Op::PwByName: s = pw_by_name(r, w, stored); break;
+            case Op::PwByUid: s = pw_by_uid(r, w); break;
+            case Op::PwList: s = pw_list(r, w); break;
+            case Op::GrByName: s = gr_by_name(r, w, stored); break;
+            case Op::GrByGid: s = gr_by_gid(r, w); break;
+            case Op::GrList: s = gr_list(r, w); break;
+            case Op::GroupsOfUser: s = groups_of_user(r, w, stored); break;
+            default: break;
+        }
+    } catch (const db::DbQueryError&) {
+        throw;
+    } catch (const db::DbUnavailable&) {
+        // Not reached: the last answer seen, however old (handlers_offline.cc).
+        if (auto stale = stale_lookup(op, key)) return std::move(*stale);
+        throw;
     }
     if (s == Status::BadRequest) return status_only(op, s);
     Reply reply = s == Status::Ok ? Reply{std::move(w.finish()), false} : status_only(op, s);
@@ -115,6 +123,7 @@ Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stor
     if (const std::string_view n = names::without_trailing_spaces(name);
         !names::nss_ok(n) || host_.user_conflict(n, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
+    offline_seen(name, u);
     if (!u) return Status::NotFound;
     wipe(u->password);
     auto p = entries_.passwd(*u);
@@ -205,6 +214,7 @@ Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w, std::string& 
     if (const std::string_view n = names::without_trailing_spaces(name);
         !names::nss_ok(n) || host_.user_conflict(n, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
+    offline_seen(name, u);
     if (!u || !entries_.passwd(*u)) return Status::NotFound;
     wipe(u->password);
     stored = u->username;
