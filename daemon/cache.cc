@@ -94,6 +94,13 @@ void Cache::flush() {
     if (SharedCacheWriter* sh = shared_.load()) sh->flush();
 }
 
+void Cache::expire_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& e : lru_) e.expires = Clock::time_point::min();
+    ++generation_;
+    if (SharedCacheWriter* sh = shared_.load()) sh->flush();
+}
+
 uint64_t Cache::generation() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return generation_;

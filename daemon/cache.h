@@ -41,6 +41,11 @@ public:
     void put(const std::string& key, const std::vector<uint8_t>& value, bool found,
              Clock::time_point now = Clock::now(), std::optional<uint64_t> read_at = std::nullopt);
     void flush();
+    // Every entry expired at once, but kept for get_stale() (changes may
+    // have been missed while the database could not be watched: nothing is
+    // served as fresh, the last answers stay for an outage). The shared
+    // file is flushed, and answers read before are not kept (as flush()).
+    void expire_all();
     // Bumped by every flush.
     uint64_t generation() const;
     // Also publish by-key answers to the shared cache file, and flush it with the

@@ -21,8 +21,9 @@
 // login: an UPDATE of the last-login column alone sends nothing).
 // Permission changes ("perm:...") drop nothing: permissions are read afresh
 // by every account check and never cached. When notifications may have been
-// missed (the listening connection was lost, or listening begins) the cache
-// is flushed too.
+// missed (listening begins) the cache is flushed too; when the listening
+// connection is lost, its entries are expired but kept, for answers while
+// the database cannot be reached (handlers_offline.cc).
 #pragma once
 
 #include <string>
@@ -42,6 +43,11 @@ public:
     void notified(const std::vector<std::string>& payloads);
     // Anything may have changed (`why` goes to the log).
     void everything(const char* why);
+    // Changes may be missed from now on (the database cannot be watched):
+    // nothing cached is served as fresh any more, but the answers stay for
+    // while the database cannot be reached (Cache::expire_all). Watching
+    // again begins with everything().
+    void unwatched(const char* why);
 
 private:
     Cache& cache_;

@@ -240,6 +240,12 @@ void test_cache_stale(void**) {
     c.put("c", v, true, t);   // the bound still holds: the least recent goes
     assert_false(c.get_stale("a").has_value());
     assert_int_equal(c.stats().entries, 2);
+    // Changes may be missed (the watcher lost the database): nothing is
+    // fresh any more, and the answers stay for an outage.
+    assert_true(c.get("b", t).has_value());
+    c.expire_all();
+    assert_false(c.get("b", t).has_value());
+    assert_true(c.get_stale("b").has_value());
     c.flush();   // a flush really removes
     assert_false(c.get_stale("b").has_value());
     assert_false(c.get_stale("c").has_value());
