@@ -38,7 +38,7 @@ PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 pyth
               pamtester libpam-wrapper postgresql pgbouncer mariadb-server sqlite3 util-linux \
               debhelper dh-nss lintian fakeroot man-db systemd-container \
               apache2 libapache2-mod-authnz-pam libapache2-mod-authz-unixgroup openssh-server \
-              openssh-client sshpass vsftpd openssl procps sudo curl
+              openssh-client sshpass vsftpd openssl procps sudo curl faketime
 
 # The peers make bench measures against (bench/run).
 PKGS_BENCH := libnss-pgsql2 wrk apache2 libapache2-mod-authnz-pam libapache2-mod-wsgi-py3 time util-linux
@@ -256,7 +256,7 @@ bench: all $(BENCH_BINS) $(B)/.deps-test $(B)/.deps-bench
 # target; tests/package-test.sh compares the two lists):
 #   pam_django.so, the pam-auth-update profile, pam_django(8)   -> libpam-django
 #   libnss_django.so.2, libnss_django(8)                        -> libnss-django
-#   the daemon, django-authctl, the systemd units, sysusers.d,
+#   the daemon, django-authctl, the systemd units, sysusers.d, tmpfiles.d,
 #   the default configuration (mode 0600), their man pages      -> django-authd
 #   django-authd-mysql.so (the MySQL/MariaDB engine)            -> django-authd-mysql
 # The installed configuration runs the daemon as DAEMON_USER (the system user
@@ -264,6 +264,7 @@ bench: all $(BENCH_BINS) $(B)/.deps-test $(B)/.deps-bench
 # (the uid it was started with).
 UNITDIR      ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /usr/lib/systemd/system)
 SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR  ?= $(PREFIX)/lib/tmpfiles.d
 PAMCONFIGDIR ?= $(PREFIX)/share/pam-configs
 DAEMON_USER  ?= _django-authd
 
@@ -288,6 +289,12 @@ install: all
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PAMCONFIGDIR)
 	install -m 0644 dist/django-authd.service dist/django-authd.socket $(DESTDIR)$(UNITDIR)/
 	install -m 0644 dist/django-authd.sysusers $(DESTDIR)$(SYSUSERSDIR)/django-authd.conf
+	@# /var/lib/django-auth for the offline credentials, the daemon user's (made at boot,
+	@# or now by systemd-tmpfiles --create).
+	install -d $(DESTDIR)$(TMPFILESDIR)
+	sed 's/_django-authd _django-authd/$(or $(DAEMON_USER),root) $(or $(DAEMON_USER),root)/' \
+	  dist/django-authd.tmpfiles > $(B)/django-authd.tmpfiles
+	install -m 0644 $(B)/django-authd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/django-authd.conf
 	install -m 0644 dist/pam-configs/django $(DESTDIR)$(PAMCONFIGDIR)/django
 	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
@@ -301,7 +308,8 @@ uninstall:
 	  $(DESTDIR)$(SBINDIR)/django-authd $(DESTDIR)$(BINDIR)/django-authctl \
 	  $(DESTDIR)$(PLUGINDIR)/django-authd-mysql.so \
 	  $(DESTDIR)$(UNITDIR)/django-authd.service $(DESTDIR)$(UNITDIR)/django-authd.socket \
-	  $(DESTDIR)$(SYSUSERSDIR)/django-authd.conf $(DESTDIR)$(PAMCONFIGDIR)/django
+	  $(DESTDIR)$(SYSUSERSDIR)/django-authd.conf $(DESTDIR)$(TMPFILESDIR)/django-authd.conf \
+	  $(DESTDIR)$(PAMCONFIGDIR)/django
 	@for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  echo "rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}"; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
 

@@ -47,7 +47,7 @@ std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::ti
             return std::nullopt;
         }
         if (it->second->expires <= now) {
-            erase(it->second, nullptr);  // the shared copy expired with it
+            // Kept for get_stale(); put() replaces it with a fresh answer.
             if (count_miss) ++misses_;
             return std::nullopt;
         }
@@ -62,6 +62,14 @@ std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::ti
     // came meanwhile (the file's generation moved).
     if (sh) sh->put(key, *value, mono_ns(expires), shared_gen);
     return value;
+}
+
+std::optional<std::vector<uint8_t>> Cache::get_stale(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = index_.find(key);
+    if (it == index_.end()) return std::nullopt;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->value;
 }
 
 void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool found, Clock::time_point now,
@@ -100,6 +108,13 @@ void Cache::flush() {
     index_.clear();
     by_tag_.clear();
     bytes_ = 0;
+    ++generation_;
+    if (SharedCacheWriter* sh = shared_.load()) sh->flush();
+}
+
+void Cache::expire_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& e : lru_) e.expires = Clock::time_point::min();
     ++generation_;
     if (SharedCacheWriter* sh = shared_.load()) sh->flush();
 }

@@ -1,7 +1,9 @@
 // The lookup cache: encoded response frames keyed by request (op + body),
 // with separate lifetimes for answers found and not found. Bounded in entries
 // and bytes; the least recently used entry goes first. Password checks are
-// never cached. Thread-safe; no lock is held while anything else happens.
+// never cached. An expired entry is kept (until the LRU bounds or a flush
+// take it) for get_stale(): the answer given while the database cannot be
+// reached. Thread-safe; no lock is held while anything else happens.
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,10 @@ public:
     // `count_miss`: false for a look that is followed by get() on a miss.
     std::optional<std::vector<uint8_t>> get(const std::string& key, Clock::time_point now = Clock::now(),
                                             bool count_miss = true);
+    // The entry whatever its age (nothing when flushed or evicted): only for
+    // when the database cannot answer. Not published to the shared cache
+    // file, whose readers drop expired records and ask the daemon.
+    std::optional<std::vector<uint8_t>> get_stale(const std::string& key);
     using Tags = std::vector<std::string>;
     // `found`: a positive answer (positive lifetime) or a negative one.
     // `read_at`: generation() taken before the answer was read from the
@@ -39,6 +45,11 @@ public:
              Clock::time_point now = Clock::now(), std::optional<uint64_t> read_at = std::nullopt,
              const Tags& tags = {});
     void flush();
+    // Every entry expired at once, but kept for get_stale() (changes may
+    // have been missed while the database could not be watched: nothing is
+    // served as fresh, the last answers stay for an outage). The shared
+    // file is flushed, and answers read before are not kept (as flush()).
+    void expire_all();
     // Drops every entry carrying one of `tags`, and its copy in the shared
     // file. Returns how many entries went.
     size_t drop(const Tags& tags);

@@ -267,6 +267,11 @@ struct Parser {
         num("throttle.fail_interval", t.fail_interval, 1, 31 * 86400);
         num("throttle.unlock_time", t.unlock_time, 0, 366 * 86400);
         num("throttle.max_entries", t.max_entries, 1, 10000000);
+
+        auto& o = cfg->offline;
+        flag("offline.cache_credentials", o.cache_credentials);
+        num("offline.max_days", o.max_days, 1, 366);
+        abs_path("offline.file", o.file);
     }
 
     // [access]: every key is a PAM service name (or "default").

@@ -164,6 +164,14 @@ struct ThrottleConfig {
     size_t max_entries = 10000;          // records kept; the oldest go first
 };
 
+// Logins while the database is unreachable (daemon/offline_store.h): a
+// verifier of each password that logged in online, kept max_days.
+struct OfflineConfig {
+    bool cache_credentials = false;
+    int max_days = 3;
+    std::string file = "/var/lib/django-auth/offline-credentials";
+};
+
 struct Config {
     DatabaseConfig database;
     DaemonConfig daemon;
@@ -172,6 +180,7 @@ struct Config {
     NssConfig nss;
     ThrottleConfig throttle;
     AccessConfig access;
+    OfflineConfig offline;
     std::string path;                    // the file it was read from
 };
 

@@ -215,9 +215,10 @@ void listen_postgres(const DatabaseConfig& cfg, std::stop_token stop, Invalidati
             if (!cfg.replica.empty()) wait_for_replica(conn.c, replica, cfg, stop);
             inv.notified(payloads);
         }
-        // Whatever was notified while the connection was going is lost.
-        inv.everything("the listening connection was lost");
-        log::say(LOG_WARNING, "change notifications: connection lost (%s); cache flushed, listening again",
+        // Whatever was notified while the connection was going is lost: no
+        // cached answer is fresh now; listening again flushes them.
+        inv.unwatched("the listening connection was lost");
+        log::say(LOG_WARNING, "change notifications: connection lost (%s); cache expired, listening again",
                  error.c_str());
         if (nap(stop, std::chrono::milliseconds(200))) return;
     }

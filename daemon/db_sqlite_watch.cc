@@ -75,7 +75,7 @@ void watch_sqlite(const DatabaseConfig& cfg, std::stop_token stop, Invalidation&
             }
         } else if (const int64_t v = w.version(); v < 0) {
             w.close();  // reopened at the next round
-            inv.everything("the database could not be read");
+            inv.unwatched("the database could not be read");  // kept for an outage
         } else if (v != last) {
             last = v;
             inv.everything("the database changed");

@@ -4,6 +4,8 @@
 #include "daemon/handlers.h"
 #include "daemon/handlers_internal.h"
 
+#include <ctime>
+
 #include "daemon/log.h"
 #include "daemon/startup.h"
 
@@ -24,8 +26,17 @@ Handler::Handler(const Config& cfg, db::Database& db, Hashers& hashers, Cache& c
       host_(cfg.nss),
       entries_(cfg.nss, primary_gid, &host_),
       started_(std::chrono::steady_clock::now()),
-      throttle_(cfg.throttle) {
+      throttle_(cfg.throttle),
+      offline_(cfg.offline.file, cfg.offline.max_days) {
     choose_params(cfg_.passwords, nullptr, &params_text_);
+    if (offline_on()) {
+        std::string error;
+        if (!offline_.load(error)) log::say(LOG_ERR, "offline credentials: %s", error.c_str());
+        error.clear();
+        offline_.expire(std::time(nullptr), error);
+        log::say(LOG_INFO, "offline credentials: %zu records in %s%s", offline_.size(), cfg_.offline.file.c_str(),
+                 offline_.usable() ? "" : " (not used: see above)");
+    }
 }
 
 bool Handler::is_auth_op(Op op) { return op == Op::Authenticate || op == Op::ChangePassword; }

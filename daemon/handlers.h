@@ -5,7 +5,8 @@
 //
 // One class, in a file per kind of op it serves: handlers.cc (dispatch),
 // handlers_auth.cc (Authenticate, Account, ChangePassword), handlers_lookup.cc
-// (users and groups), handlers_admin.cc (Stats, throttle, refreshes).
+// (users and groups), handlers_admin.cc (Stats, throttle, refreshes),
+// handlers_offline.cc (answers while the database cannot be reached).
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "daemon/config.h"
@@ -24,6 +26,7 @@
 #include "daemon/db.h"
 #include "daemon/entries.h"
 #include "daemon/host_names.h"
+#include "daemon/offline_store.h"
 #include "daemon/password_rules.h"
 #include "daemon/peer.h"
 #include "daemon/throttle.h"
@@ -93,6 +96,9 @@ private:
     class UserGroups {
     public:
         UserGroups(db::Database& db, int64_t user_id) : db_(db), id_(user_id) {}
+        // Groups known without the database (an offline record's).
+        UserGroups(db::Database& db, int64_t user_id, std::vector<db::GroupRow> rows)
+            : db_(db), id_(user_id), rows_(std::move(rows)) {}
         const std::vector<db::GroupRow>& get() {
             if (!rows_) rows_ = db_.groups_of_user(id_);
             return *rows_;
@@ -136,6 +142,27 @@ private:
     proto::Status groups_of_user(proto::Reader& r, proto::Writer& w, std::string& stored, Cache::Tags& tags);
     std::optional<proto::Group> make_group(const db::GroupRow& g);
 
+    // While the database cannot be reached (handlers_offline.cc): the last
+    // answer the cache holds for a lookup, however old; Authenticate and
+    // Account from the offline credentials ([offline]). Nothing when there
+    // is none: the caller then answers Unavailable as before.
+    std::optional<Reply> stale_lookup(proto::Op op, const std::string& key);
+    std::optional<Reply> authenticate_offline(const std::string& user, const std::string& password,
+                                              std::string_view service, const std::string& who,
+                                              const std::string& client);
+    std::optional<Reply> account_offline(const std::string& user, const std::vector<std::string>& any_of,
+                                         uint32_t flags, const std::vector<std::string>& perms,
+                                         std::string_view service);
+    // Online: the user's offline record kept, renewed or dropped.
+    bool offline_on() const { return cfg_.offline.cache_credentials; }
+    void offline_seen(std::string_view asked, const std::optional<db::UserRow>& u);
+    void offline_login(const db::UserRow& u, std::string_view password);
+    void offline_account(const db::UserRow& u, UserGroups& groups);
+    void offline_forget(int64_t user_id, const char* why);
+    // After a scan of every stored hash (refresh_site_params): records of
+    // users gone, inactive or with another hash dropped, old ones expired.
+    void offline_sweep(const std::unordered_map<int64_t, std::array<uint8_t, 32>>& hashes);
+
     const Config& cfg_;
     db::Database& db_;
     Hashers& hashers_;
@@ -151,10 +178,12 @@ private:
     Entries entries_;
     std::chrono::steady_clock::time_point started_;
     Throttle throttle_;
+    OfflineStore offline_;
+    std::atomic<int64_t> stale_logged_{0};   // steady seconds of the last "stale" log line
 
     std::atomic<uint64_t> requests_{0}, auth_ok_{0}, auth_fail_{0}, denied_{0}, unavailable_{0},
         connections_{0},
-        throttled_{0};
+        throttled_{0}, stale_{0}, offline_ok_{0};
 };
 
 }  // namespace dj

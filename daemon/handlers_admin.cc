@@ -24,12 +24,15 @@ bool Handler::refresh_site_params() {
     if (!scan.owns_lock()) return false;  // one is running: it will do
     SiteScan site(hashers_.limits());
     constexpr int kPage = 1000;
+    // The hashes of the users with offline credentials, for offline_sweep().
+    std::unordered_map<int64_t, std::array<uint8_t, 32>> offline_hashes;
     try {
         int64_t after = 0;
         for (;;) {
             auto page = db_.passwords_after(after, kPage);
             for (auto& [id, value] : page) {
                 site.add(value);
+                if (offline_on() && offline_.has(id)) offline_hashes[id] = OfflineStore::fingerprint(value);
                 wipe(value);
                 after = id;
             }
@@ -39,6 +42,7 @@ bool Handler::refresh_site_params() {
         log::say(LOG_WARNING, "site's hasher parameters not read: %s", e.what());
         return false;
     }
+    offline_sweep(offline_hashes);
     std::string text;
     const HashParams hp = choose_params(cfg_.passwords, &site.result(), &text);
     hashers_.set_params(hp);
@@ -126,6 +130,10 @@ std::string Handler::stats_text() const {
       << "cache_misses " << c.misses << "\n"
       << "cache_evictions " << c.evictions << "\n"
       << "hash_preferred " << hashers_.preferred() << "\n"
+      << "stale_answers " << stale_.load() << "\n"
+      << "offline_credentials " << (offline_on() ? "yes" : "no") << "\n"
+      << "offline_records " << (offline_on() ? offline_.size() : 0) << "\n"
+      << "offline_logins " << offline_ok_.load() << "\n"
       << db_.status_lines();
     {
         std::lock_guard<std::mutex> lock(params_mutex_);

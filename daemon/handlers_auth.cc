@@ -27,7 +27,17 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
                             " rhost=" + log::printable(rhost) + " uid=" + std::to_string(peer.uid);
     const std::string client = Throttle::client_key(peer.uid, rhost);
 
-    auto u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
+    std::optional<db::UserRow> u;
+    try {
+        u = db_.user_by_name(user);  // throws DbUnavailable: no hash then
+    } catch (const db::DbQueryError&) {
+        throw;
+    } catch (const db::DbUnavailable&) {
+        // The database cannot be reached: the offline credentials, if any.
+        if (auto reply = authenticate_offline(user, password, service, who, client)) return std::move(*reply);
+        throw;
+    }
+    offline_seen(user, u);
     // A locked-out user is refused without a hash (see throttle.h).
     const std::string tkey = Throttle::user_key(u ? std::optional<int64_t>(u->id) : std::nullopt, user);
     const std::string label = u ? u->username : user;
@@ -71,6 +81,8 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
             std::string encoded = hashers_.encode(password);
             Scrub s2{encoded};
             db_.set_password(u->id, encoded);
+            wipe(u->password);
+            u->password = encoded;  // what the offline record is checked against now
             log::say(LOG_INFO, "password of user=%s rehashed with %s", log::printable(user).c_str(),
                      hashers_.preferred().c_str());
         } catch (const std::exception& e) {
@@ -84,6 +96,7 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
             log::say(LOG_WARNING, "last_login of user=%s not updated: %s", log::printable(user).c_str(), e.what());
         }
     }
+    offline_login(*u, password);
     return status_only(op, Status::Ok);
 }
 
@@ -96,11 +109,21 @@ Reply Handler::account(proto::Reader& r) {
     std::string service = r.str();
     if (!r.at_end()) return status_only(op, Status::BadRequest);
 
-    auto u = db_.user_by_name(user);
+    std::optional<db::UserRow> u;
+    try {
+        u = db_.user_by_name(user);
+    } catch (const db::DbQueryError&) {
+        throw;
+    } catch (const db::DbUnavailable&) {
+        if (auto reply = account_offline(user, any_of, flags, perms, service)) return std::move(*reply);
+        throw;
+    }
+    offline_seen(user, u);
     if (!u || entries_.hidden_by_host(u->id, u->username)) return with_text(op, Status::NoUser, "no such user");
     wipe(u->password);
     if (!u->is_active) return with_text(op, Status::Inactive, "account is inactive");
     UserGroups groups(db_, u->id);
+    offline_account(*u, groups);
     if (!may_log_in(service, groups)) {
         const std::string rule = access_rule(service);
         log::say(LOG_NOTICE, "account refused: user=%s service=%s: not allowed by %s",
@@ -185,6 +208,7 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     Scrub s4{encoded};
     db_.set_password(u->id, encoded);
     cache_.drop({cache_tag::user(u->id)});
+    offline_forget(u->id, "password changed");  // kept again at the next login
     log::say(LOG_INFO, "password changed: user=%s uid=%u", log::printable(user).c_str(), unsigned(peer.uid));
     return with_text(op, Status::Ok, "password changed");
 }

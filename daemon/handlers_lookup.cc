@@ -80,15 +80,23 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
     Status s = Status::BadRequest;
     std::string stored;
     Cache::Tags tags;
-    switch (op) {
-        case Op::PwByName: s = pw_by_name(r, w, stored, tags); break;
-        case Op::PwByUid: s = pw_by_uid(r, w, tags); break;
-        case Op::PwList: s = pw_list(r, w, tags); break;
-        case Op::GrByName: s = gr_by_name(r, w, stored, tags); break;
-        case Op::GrByGid: s = gr_by_gid(r, w, tags); break;
-        case Op::GrList: s = gr_list(r, w, tags); break;
-        case Op::GroupsOfUser: s = groups_of_user(r, w, stored, tags); break;
-        default: break;
+    try {
+        switch (op) {
+            case Op::PwByName: s = pw_by_name(r, w, stored, tags); break;
+            case Op::PwByUid: s = pw_by_uid(r, w, tags); break;
+            case Op::PwList: s = pw_list(r, w, tags); break;
+            case Op::GrByName: s = gr_by_name(r, w, stored, tags); break;
+            case Op::GrByGid: s = gr_by_gid(r, w, tags); break;
+            case Op::GrList: s = gr_list(r, w, tags); break;
+            case Op::GroupsOfUser: s = groups_of_user(r, w, stored, tags); break;
+            default: break;
+        }
+    } catch (const db::DbQueryError&) {
+        throw;
+    } catch (const db::DbUnavailable&) {
+        // Not reached: the last answer seen, however old (handlers_offline.cc).
+        if (auto stale = stale_lookup(op, key)) return std::move(*stale);
+        throw;
     }
     if (s == Status::BadRequest) return status_only(op, s);
     // Whatever it found on the way, a negative answer is undone by any new
@@ -120,6 +128,7 @@ Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stor
     if (const std::string_view n = names::without_trailing_spaces(name);
         !names::nss_ok(n) || host_.user_conflict(n, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
+    offline_seen(name, u);
     if (!u) return Status::NotFound;
     wipe(u->password);
     auto p = entries_.passwd(*u);
@@ -216,6 +225,7 @@ Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w, std::string& 
     if (const std::string_view n = names::without_trailing_spaces(name);
         !names::nss_ok(n) || host_.user_conflict(n, std::nullopt)) return Status::NotFound;
     auto u = db_.user_by_name(name);
+    offline_seen(name, u);
     if (!u || !entries_.passwd(*u)) return Status::NotFound;
     wipe(u->password);
     stored = u->username;

@@ -70,6 +70,11 @@ void Invalidation::everything(const char* why) {
     log::say(LOG_DEBUG, "cache flushed: %s", why);
 }
 
+void Invalidation::unwatched(const char* why) {
+    cache_.expire_all();
+    log::say(LOG_DEBUG, "cached answers expired: %s", why);
+}
+
 std::jthread start_invalidation(const Config& cfg, Invalidation& inv) {
     // MySQL/MariaDB has no notification to listen to yet: answers live their ttl.
     if (!cfg.cache.invalidate || cfg.cache.positive_ttl <= 0 ||

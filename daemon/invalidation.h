@@ -22,9 +22,11 @@
 // group's answers. "all" (TRUNCATE) and payloads this daemon does not know
 // empty the cache. Permission changes ("perm:...") drop nothing:
 // permissions are read afresh by every account check and never cached.
-// When notifications may have been missed (the listening connection was
-// lost, or listening begins) and on SQLite (which says that something
-// changed, not what), the cache is emptied.
+// When notifications may have been missed (listening begins) and on SQLite
+// (which says that something changed, not what), the cache is emptied; when
+// the listening connection is lost (or SQLite cannot be read), every cached
+// answer is expired but kept, for the answers given while the database
+// cannot be reached (handlers_offline.cc).
 #pragma once
 
 #include <optional>
@@ -48,6 +50,11 @@ public:
     void notified(const std::vector<std::string>& payloads);
     // Anything may have changed (`why` goes to the log).
     void everything(const char* why);
+    // Changes may be missed from now on (the database cannot be watched):
+    // nothing cached is served as fresh any more, but the answers stay for
+    // while the database cannot be reached (Cache::expire_all). Watching
+    // again begins with everything().
+    void unwatched(const char* why);
 
 private:
     Cache& cache_;

@@ -186,6 +186,10 @@ int run(int argc, char** argv) {
                                          dj::shared_cache::kDefaultSlotCount, cache_error);
         if (!shared) dj::log::say(LOG_WARNING, "shared cache off: %s", cache_error.c_str());
     }
+    // The offline credentials' directory, the daemon user's (the Debian
+    // package and make install have tmpfiles.d make it at boot).
+    if (cfg.offline.cache_credentials && !dj::make_private_dir(cfg.offline.file, cfg.daemon.user, error))
+        dj::log::say(LOG_ERR, "offline credentials: %s", error.c_str());
     if (!cfg.daemon.user.empty() && !dj::drop_privileges(cfg.daemon.user, error)) return fail(error);
     if (!foreground && daemon(0, 0) != 0) return fail(std::string("daemon: ") + strerror(errno));
 

@@ -11,6 +11,12 @@ namespace dj {
 // change resets the flag to fs.suid_dumpable).
 bool drop_privileges(const std::string& user, std::string& error);
 
+// The directory of a file the daemon keeps (the offline credentials), made
+// before privileges are dropped when missing: mode 0700, owned by `user`
+// (empty: the current user). An existing one is left as it is (the file's
+// reader checks it). False and `error` when it cannot be made.
+bool make_private_dir(const std::string& file, const std::string& user, std::string& error);
+
 // No core file and no ptrace by other users, for a process that holds
 // passwords and hashes: PR_SET_DUMPABLE 0 (which also makes /proc/PID/*
 // root's) and RLIMIT_CORE 0. False and `error` on failure.

@@ -118,12 +118,25 @@ std::string stats_value(const std::string& text, const std::string& key) {
     return {};
 }
 
+// "online" or "offline since <time>": whether the daemon answers from the
+// database, or from its cache and offline credentials (handlers_offline.cc).
+std::string mode_line(const std::string& text, bool online, const std::string& since) {
+    std::string out = online ? "online" : "offline since " + since;
+    const std::string records = stats_value(text, "offline_records");
+    if (stats_value(text, "offline_credentials") == "yes")
+        out += ": " + records + " offline credential record" + (records == "1" ? "" : "s");
+    else if (!online)
+        out += ": cached lookups only (offline credentials off)";
+    return out + "\n";
+}
+
 // "database: available", or "database: unavailable since <time> (<n> s): <error>"
-// while the daemon's circuit breaker is open (daemon/guarded_db.h).
+// while the daemon's circuit breaker is open (daemon/guarded_db.h); then
+// "online" or "offline ...".
 std::string database_state(const std::string& text) {
     const std::string available = stats_value(text, "database_available");
     if (available.empty()) return {};  // an older daemon
-    if (available == "yes") return "database: available\n";
+    if (available == "yes") return "database: available\n" + mode_line(text, true, {});
     const long long since = std::atoll(stats_value(text, "database_unavailable_since").c_str());
     const time_t t = time_t(since);
     struct tm tm {};
@@ -132,7 +145,7 @@ std::string database_state(const std::string& text) {
     const long long ago = since > 0 ? static_cast<long long>(time(nullptr)) - since : 0;
     std::string out = std::string("database: unavailable since ") + when + " (" + std::to_string(ago) + " s)";
     if (std::string error = stats_value(text, "database_error"); !error.empty()) out += ": " + error;
-    return out + "\n";
+    return out + "\n" + mode_line(text, false, when);
 }
 
 }  // namespace

@@ -112,6 +112,7 @@ class Daemon:
         self.db = population
         self.binary = binary or self.build / "django-authd"
         self.proc = None
+        self.extra_env = {}   # for the daemon's environment (e.g. a shifted clock)
         conf = {
             "database": dict({"connect_timeout": 2, "query_timeout": 5}, **database),
             "daemon": {"socket": str(self.socket), "auth_clients": "www-data"},
@@ -136,6 +137,7 @@ class Daemon:
         env = dict(os.environ)
         if SANITIZE:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+        env.update(self.extra_env)
         self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config), "--foreground"],
                                      stdout=self._log, stderr=self._log, env=env)
         deadline = time.time() + timeout

@@ -215,6 +215,11 @@ def test_units_and_install_agree_with_the_code():
     assert not re.search(r"^User=", service, re.M), "systemd must not resolve a user for the daemon"
     user = re.search(r"^DAEMON_USER\s*\?=\s*(\S+)$", read("Makefile"), re.M).group(1)
     assert re.search(r"^u " + re.escape(user) + r" ", read("dist/django-authd.sysusers"), re.M)
+    # The offline credentials' directory: the default file's, the daemon user's, 0700, writable in the unit.
+    state = re.search(r'std::string file = "(/\S+)/[^/"]+"', read("daemon/config.h")).group(1)
+    assert re.search(r"^d " + re.escape(state) + r" 0700 " + re.escape(user) + " " + re.escape(user) + " ",
+                     read("dist/django-authd.tmpfiles"), re.M)
+    assert re.search(r"^ReadWritePaths=-" + re.escape(state) + r"$", service, re.M)
     for page in ("django-authd.8", "django-auth.conf.5"):
         assert user in roff_text(page), f"{page} does not name {user}"
     profile = read("dist/pam-configs/django")

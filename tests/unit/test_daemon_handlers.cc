@@ -592,6 +592,68 @@ void test_cached_answers(void**) {
     assert_false(w.handler->cached(req, Peer{}).has_value());
 }
 
+// While the database cannot be reached: an expired cached answer is given
+// (not while it answers), and a user who logged in online logs in offline
+// ([offline]), with the throttle and [access] as online; a user seen
+// inactive loses the record.
+void test_stale_and_offline(void**) {
+    char tmpl[] = "/tmp/djtest-offline-XXXXXX";
+    const std::filesystem::path dir = mkdtemp(tmpl);
+    World w([&](Config& c) {
+        c.offline.cache_credentials = true;
+        c.offline.file = (dir / "offline").string();
+        c.throttle.deny = 3;
+        c.access.services["ops-only"] = {"ops"};
+    });
+    auto stat_line = [&](const char* key) {
+        return w.handler->stats_text().find(std::string("\n") + key) != std::string::npos;
+    };
+    // Stale lookups.
+    proto::Writer q(Op::PwByName);
+    q.str("alice");
+    const auto& f = q.finish();
+    const std::string key(reinterpret_cast<const char*>(f.data()) + 4, f.size() - 4);
+    assert_int_equal(w.by_name(Op::PwByName, "alice"), Status::Ok);
+    auto fresh = w.cache.get_stale(key);
+    assert_true(fresh.has_value());
+    w.cache.put(key, *fresh, true, Cache::Clock::now() - std::chrono::seconds(120));   // expired
+    w.db.down = true;
+    assert_int_equal(w.by_name(Op::PwByName, "alice"), Status::Ok);         // stale
+    assert_int_equal(w.by_name(Op::PwByName, "dave"), Status::Unavailable); // never seen
+    assert_true(stat_line("stale_answers 1\n"));
+    w.db.down = false;
+    const int before = w.db.queries;
+    assert_int_equal(w.by_name(Op::PwByName, "alice"), Status::Ok);         // read again
+    assert_true(w.db.queries > before);
+
+    // Offline logins.
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);   // online: kept
+    assert_true(stat_line("offline_records 1\n"));
+    w.db.down = true;
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);
+    assert_int_equal(w.auth("dave", "dave-pw"), Status::Unavailable);          // no online login
+    assert_int_equal(w.auth("alice", "alice-pw", 0, "ops-only"), Status::Ok);  // in ops then
+    assert_int_equal(w.account("alice", {"devs"}, proto::kRequireStaff, {}), Status::Ok);
+    assert_int_equal(w.account("alice", {"empty"}, 0, {}), Status::PermDenied);
+    assert_int_equal(w.account("alice", {}, proto::kRequireSuperuser, {}), Status::PermDenied);
+    assert_int_equal(w.account("alice", {}, 0, {"auth.view_group"}), Status::Unavailable);  // not kept
+    assert_int_equal(w.account("dave", {}, 0, {}), Status::Unavailable);
+    for (int i = 0; i < 3; ++i) assert_int_equal(w.auth("alice", "wrong"), Status::WrongPassword);
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Throttled);
+    assert_true(stat_line("offline_logins 2\n"));
+    // The file survives a new handler (a restart).
+    w.handler = std::make_unique<Handler>(w.cfg, w.db, w.hashers, w.cache, AuthClients(), 100);
+    assert_true(stat_line("offline_records 1\n"));
+    // Seen inactive online: dropped; offline then as without a record.
+    w.db.down = false;
+    w.db.users[0].is_active = false;
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::NoUser);
+    assert_true(stat_line("offline_records 0\n"));
+    w.db.down = true;
+    assert_int_equal(w.auth("alice", "alice-pw"), Status::Unavailable);
+    std::filesystem::remove_all(dir);
+}
+
 void test_cache_bounds(void**) {
     Cache c(std::chrono::seconds(10), std::chrono::seconds(1), 3, 1000);
     auto t0 = Cache::Clock::now();
@@ -870,6 +932,7 @@ int main() {
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_enumeration_paging),
         cmocka_unit_test(test_cache_and_flush),
+        cmocka_unit_test(test_stale_and_offline),
         cmocka_unit_test(test_cached_answers),
         cmocka_unit_test(test_cache_bounds),
         cmocka_unit_test(test_tags_of_change),
