@@ -134,6 +134,8 @@ struct Parser {
         str("database.host", d.host);
         str("database.port", d.port);
         str("database.options", d.options);
+        str("database.replica", d.replica);
+        str("database.listen", d.listen);
         setters["database.option_files"] = [&d](const std::string& v, std::string& why) {
             if (!v.empty() && v[0] != '/') return why = "must be an absolute path (or empty: none)", false;
             d.option_files = v;

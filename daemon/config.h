@@ -58,6 +58,8 @@ struct DatabaseConfig {
     std::string port;
     std::string options;                 // extra libpq conninfo, or MySQL TLS settings: "k=v k=v"
     std::string option_files;            // mysql: an option file (Django's read_default_file)
+    std::string replica;                 // postgresql: conninfo over the above for reads
+    std::string listen;                  // postgresql: conninfo over the above for LISTEN
     int connect_timeout = 5;             // seconds
     int query_timeout = 5;               // seconds (SQLite: busy timeout)
     Schema schema;

@@ -90,6 +90,9 @@ public:
     // ending in a newline; none by default (the engines leave it to
     // GuardedDatabase).
     virtual std::string status_lines() const { return {}; }
+    // Whether set_password and set_last_login go to another server than the
+    // reads (a primary, with reads on a replica).
+    virtual bool writes_elsewhere() const { return false; }
 };
 
 }  // namespace dj::db

@@ -163,10 +163,22 @@ std::vector<GroupRow> GuardedDatabase::groups_of_user(int64_t user_id) {
 std::vector<std::string> GuardedDatabase::permissions_of_user(int64_t user_id) {
     return guarded([&] { return inner_->permissions_of_user(user_id); });
 }
+// Writes that go to the primary while reads go to a replica say nothing of
+// the replica: their failures do not open the breaker, which guards reads.
 void GuardedDatabase::set_password(int64_t user_id, std::string_view encoded) {
+    if (inner_->writes_elsewhere()) {
+        refuse_if_open();
+        inner_->set_password(user_id, encoded);
+        return;
+    }
     guarded([&] { inner_->set_password(user_id, encoded); });
 }
 void GuardedDatabase::set_last_login(int64_t user_id) {
+    if (inner_->writes_elsewhere()) {
+        refuse_if_open();
+        inner_->set_last_login(user_id);
+        return;
+    }
     guarded([&] { inner_->set_last_login(user_id); });
 }
 void GuardedDatabase::ping() {

@@ -43,6 +43,7 @@ public:
     void set_last_login(int64_t user_id) override;
     void ping() override;
     std::string describe() const override;
+    bool writes_elsewhere() const override { return inner_->writes_elsewhere(); }
     // database_available, database_unavailable_since (Unix time, 0 while
     // available), database_error, database_outages, database_refused.
     std::string status_lines() const override;

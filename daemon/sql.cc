@@ -212,13 +212,13 @@ std::vector<std::string> SqlDatabase::permissions_of_user(int64_t user_id) {
 }
 
 void SqlDatabase::set_password(int64_t user_id, std::string_view encoded) {
-    engine_->run(st_.set_password, {Param::integer(user_id), Param::text(encoded)});
+    engine_->write(st_.set_password, {Param::integer(user_id), Param::text(encoded)});
 }
 
 void SqlDatabase::set_last_login(int64_t user_id) {
     if (st_.set_last_login.empty()) return;
     std::string now = engine_->now_timestamp();
-    engine_->run(st_.set_last_login, {Param::integer(user_id), Param::text(now)});
+    engine_->write(st_.set_last_login, {Param::integer(user_id), Param::text(now)});
 }
 
 void SqlDatabase::ping() { engine_->run(st_.ping, {}); }

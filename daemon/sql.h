@@ -40,6 +40,13 @@ public:
     virtual ~Engine() = default;
     // Runs one statement; throws DbUnavailable on any failure.
     virtual std::vector<Row> run(const std::string& sql, const std::vector<Param>& params) = 0;
+    // Runs a statement that changes the database (on the primary when reads
+    // go to a replica).
+    virtual std::vector<Row> write(const std::string& sql, const std::vector<Param>& params) {
+        return run(sql, params);
+    }
+    // Whether write() goes to another server than run().
+    virtual bool writes_elsewhere() const { return false; }
     // Text for set_last_login: the engine's timestamp format for "now".
     virtual std::string now_timestamp() const = 0;
     virtual std::string describe() const = 0;
@@ -63,6 +70,7 @@ public:
     void set_last_login(int64_t user_id) override;
     void ping() override;
     std::string describe() const override;
+    bool writes_elsewhere() const override { return engine_->writes_elsewhere(); }
 
 private:
     std::unique_ptr<Engine> engine_;
