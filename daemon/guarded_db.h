@@ -41,6 +41,8 @@ public:
     std::vector<std::string> permissions_of_user(int64_t user_id) override;
     void set_password(int64_t user_id, std::string_view encoded) override;
     void set_last_login(int64_t user_id) override;
+    std::vector<TotpDeviceRow> totp_devices(int64_t user_id) override;
+    bool totp_accept(int64_t device_id, int64_t t, int64_t drift) override;
     void ping() override;
     std::string describe() const override;
     // database_available, database_unavailable_since (Unix time, 0 while
