@@ -15,8 +15,21 @@ Cache::Cache(std::chrono::seconds positive_ttl, std::chrono::seconds negative_tt
              size_t max_bytes)
     : positive_ttl_(positive_ttl), negative_ttl_(negative_ttl), max_entries_(max_entries), max_bytes_(max_bytes) {}
 
-void Cache::erase(std::list<Entry>::iterator it) {
-    bytes_ -= it->key.size() + it->value.size();
+size_t Cache::Entry::size() const {
+    size_t n = key.size() + value.size();
+    for (const auto& t : tags) n += t.size();
+    return n;
+}
+
+void Cache::erase(std::list<Entry>::iterator it, SharedCacheWriter* unshare) {
+    bytes_ -= it->size();
+    for (const auto& t : it->tags) {
+        auto keys = by_tag_.find(t);
+        if (keys == by_tag_.end()) continue;
+        keys->second.erase(it->key);
+        if (keys->second.empty()) by_tag_.erase(keys);
+    }
+    if (unshare) unshare->erase(it->key);
     index_.erase(it->key);
     lru_.erase(it);
 }
@@ -34,7 +47,7 @@ std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::ti
             return std::nullopt;
         }
         if (it->second->expires <= now) {
-            erase(it->second);
+            erase(it->second, nullptr);  // the shared copy expired with it
             if (count_miss) ++misses_;
             return std::nullopt;
         }
@@ -52,24 +65,28 @@ std::optional<std::vector<uint8_t>> Cache::get(const std::string& key, Clock::ti
 }
 
 void Cache::put(const std::string& key, const std::vector<uint8_t>& value, bool found, Clock::time_point now,
-                std::optional<uint64_t> read_at) {
+                std::optional<uint64_t> read_at, const Tags& tags) {
     auto ttl = found ? positive_ttl_ : negative_ttl_;
-    size_t size = key.size() + value.size();
+    Entry entry{key, value, now + ttl, tags};
+    const size_t size = entry.size();
     if (ttl.count() <= 0 || max_entries_ == 0 || size > max_bytes_) return;
     uint64_t shared_gen = 0;
     SharedCacheWriter* sh = shared_.load();
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (read_at && *read_at != generation_) return;
-        if (sh) shared_gen = sh->generation();
+        // The shared file never holds an answer the cache does not (drop()
+        // reaches it only through the cache): what leaves goes from both.
         auto it = index_.find(key);
-        if (it != index_.end()) erase(it->second);
+        if (it != index_.end()) erase(it->second, sh);
         while (!lru_.empty() && (index_.size() >= max_entries_ || bytes_ + size > max_bytes_)) {
-            erase(std::prev(lru_.end()));
+            erase(std::prev(lru_.end()), sh);
             ++evictions_;
         }
-        lru_.push_front(Entry{key, value, now + ttl});
+        if (sh) shared_gen = sh->generation();
+        lru_.push_front(std::move(entry));
         index_.emplace(key, lru_.begin());
+        for (const auto& t : tags) by_tag_[t].insert(key);
         bytes_ += size;
     }
     if (sh) sh->put(key, value, mono_ns(now + ttl), shared_gen);
@@ -81,9 +98,34 @@ void Cache::flush() {
     std::lock_guard<std::mutex> lock(mutex_);
     lru_.clear();
     index_.clear();
+    by_tag_.clear();
     bytes_ = 0;
     ++generation_;
     if (SharedCacheWriter* sh = shared_.load()) sh->flush();
+}
+
+size_t Cache::drop(const Tags& tags) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SharedCacheWriter* sh = shared_.load();
+    // Answers being read from the database now may predate the change: they
+    // are not kept (put's read_at), whether or not anything is dropped here.
+    ++generation_;
+    size_t dropped = 0;
+    for (const auto& t : tags) {
+        auto keys = by_tag_.find(t);
+        if (keys == by_tag_.end()) continue;
+        // erase() edits the set being walked: take the keys first.
+        std::vector<std::string> victims(keys->second.begin(), keys->second.end());
+        for (const auto& k : victims) {
+            auto it = index_.find(k);
+            if (it == index_.end()) continue;
+            erase(it->second, sh);
+            ++dropped;
+        }
+    }
+    // (A get() or put() that took the shared file's generation before a key
+    // of it was erased here publishes nothing: erase() moved it.)
+    return dropped;
 }
 
 uint64_t Cache::generation() const {

@@ -131,13 +131,16 @@ private:
     // The by-name lookups set `stored` to the name the database holds (for
     // groups, its NSS name): it differs from the asked one where the
     // database compares names loosely (MySQL's collations).
-    proto::Status pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stored);
-    proto::Status pw_by_uid(proto::Reader& r, proto::Writer& w);
-    proto::Status pw_list(proto::Reader& r, proto::Writer& w);
-    proto::Status gr_by_name(proto::Reader& r, proto::Writer& w, std::string& stored);
-    proto::Status gr_by_gid(proto::Reader& r, proto::Writer& w);
-    proto::Status gr_list(proto::Reader& r, proto::Writer& w);
-    proto::Status groups_of_user(proto::Reader& r, proto::Writer& w, std::string& stored);
+    // Each lookup fills `tags` with what its answer was read from
+    // (daemon/cache_tags.h), and the by-name ones `stored` with the name as
+    // Django stores it.
+    proto::Status pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stored, Cache::Tags& tags);
+    proto::Status pw_by_uid(proto::Reader& r, proto::Writer& w, Cache::Tags& tags);
+    proto::Status pw_list(proto::Reader& r, proto::Writer& w, Cache::Tags& tags);
+    proto::Status gr_by_name(proto::Reader& r, proto::Writer& w, std::string& stored, Cache::Tags& tags);
+    proto::Status gr_by_gid(proto::Reader& r, proto::Writer& w, Cache::Tags& tags);
+    proto::Status gr_list(proto::Reader& r, proto::Writer& w, Cache::Tags& tags);
+    proto::Status groups_of_user(proto::Reader& r, proto::Writer& w, std::string& stored, Cache::Tags& tags);
     std::optional<proto::Group> make_group(const db::GroupRow& g);
 
     const Config& cfg_;

@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "daemon/cache_tags.h"
 #include "daemon/log.h"
 #include "daemon/otp.h"
 
@@ -272,7 +273,7 @@ Reply Handler::change_password(proto::Reader& r, const Peer& peer) {
     std::string encoded = hashers_.encode(new_pw);
     Scrub s4{encoded};
     db_.set_password(u->id, encoded);
-    cache_.flush();
+    cache_.drop({cache_tag::user(u->id)});
     log::say(LOG_INFO, "password changed: user=%s uid=%u", log::printable(user).c_str(), unsigned(peer.uid));
     return with_text(op, Status::Ok, "password changed");
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "daemon/cache_tags.h"
 #include "daemon/log.h"
 
 namespace dj {
@@ -78,17 +79,21 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
     proto::Writer w(op);
     Status s = Status::BadRequest;
     std::string stored;
+    Cache::Tags tags;
     switch (op) {
-        case Op::PwByName: s = pw_by_name(r, w, stored); break;
-        case Op::PwByUid: s = pw_by_uid(r, w); break;
-        case Op::PwList: s = pw_list(r, w); break;
-        case Op::GrByName: s = gr_by_name(r, w, stored); break;
-        case Op::GrByGid: s = gr_by_gid(r, w); break;
-        case Op::GrList: s = gr_list(r, w); break;
-        case Op::GroupsOfUser: s = groups_of_user(r, w, stored); break;
+        case Op::PwByName: s = pw_by_name(r, w, stored, tags); break;
+        case Op::PwByUid: s = pw_by_uid(r, w, tags); break;
+        case Op::PwList: s = pw_list(r, w, tags); break;
+        case Op::GrByName: s = gr_by_name(r, w, stored, tags); break;
+        case Op::GrByGid: s = gr_by_gid(r, w, tags); break;
+        case Op::GrList: s = gr_list(r, w, tags); break;
+        case Op::GroupsOfUser: s = groups_of_user(r, w, stored, tags); break;
         default: break;
     }
     if (s == Status::BadRequest) return status_only(op, s);
+    // Whatever it found on the way, a negative answer is undone by any new
+    // or renamed user or group.
+    if (s != Status::Ok) tags = {cache_tag::not_found()};
     Reply reply = s == Status::Ok ? Reply{std::move(w.finish()), false} : status_only(op, s);
     if (s == Status::Ok && !stored.empty()) {
         // Found under another spelling (ALICE for alice): one cache entry per
@@ -99,15 +104,15 @@ Reply Handler::lookup(Op op, proto::Reader& r, std::string_view frame) {
         std::string ckey(f.begin() + 4, f.end());
         if (ckey != key) {
             if (auto hit = cache_.get(ckey)) return Reply{std::move(*hit), false};
-            cache_.put(ckey, reply.frame, true, Cache::Clock::now(), read_at);
+            cache_.put(ckey, reply.frame, true, Cache::Clock::now(), read_at, tags);
             return reply;
         }
     }
-    cache_.put(key, reply.frame, s == Status::Ok, Cache::Clock::now(), read_at);
+    cache_.put(key, reply.frame, s == Status::Ok, Cache::Clock::now(), read_at, tags);
     return reply;
 }
 
-Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stored) {
+Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stored, Cache::Tags& tags) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
     // A name the host's files hold (or reserve) is never served: no query,
@@ -120,11 +125,12 @@ Status Handler::pw_by_name(proto::Reader& r, proto::Writer& w, std::string& stor
     auto p = entries_.passwd(*u);
     if (!p) return Status::NotFound;
     stored = p->name;
+    tags = {cache_tag::user(u->id)};
     w.passwd(*p);
     return Status::Ok;
 }
 
-Status Handler::pw_by_uid(proto::Reader& r, proto::Writer& w) {
+Status Handler::pw_by_uid(proto::Reader& r, proto::Writer& w, Cache::Tags& tags) {
     uint32_t uid = r.u32();
     if (!r.at_end()) return Status::BadRequest;
     auto id = entries_.user_id_of(uid);
@@ -133,11 +139,13 @@ Status Handler::pw_by_uid(proto::Reader& r, proto::Writer& w) {
     if (!u) return Status::NotFound;
     auto p = entries_.passwd(*u);
     if (!p) return Status::NotFound;
+    tags = {cache_tag::user(u->id)};
     w.passwd(*p);
     return Status::Ok;
 }
 
-Status Handler::pw_list(proto::Reader& r, proto::Writer& w) {
+Status Handler::pw_list(proto::Reader& r, proto::Writer& w, Cache::Tags& tags) {
+    tags = {cache_tag::user_pages()};
     return list_page<proto::Passwd>(
         r, w, cfg_.nss.uid_base, [&](int64_t after, int n) { return db_.users_after(after, n); },
         [&](int64_t id) { return entries_.uid_of(id).has_value(); },
@@ -158,7 +166,7 @@ std::optional<proto::Group> Handler::make_group(const db::GroupRow& g) {
     return out;
 }
 
-Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w, std::string& stored) {
+Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w, std::string& stored, Cache::Tags& tags) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
     auto django = entries_.django_group_name(name);
@@ -168,11 +176,12 @@ Status Handler::gr_by_name(proto::Reader& r, proto::Writer& w, std::string& stor
     auto grp = make_group(*g);
     if (!grp) return Status::NotFound;
     stored = grp->name;
+    tags = {cache_tag::group(g->id), cache_tag::groups()};
     w.group(*grp);
     return Status::Ok;
 }
 
-Status Handler::gr_by_gid(proto::Reader& r, proto::Writer& w) {
+Status Handler::gr_by_gid(proto::Reader& r, proto::Writer& w, Cache::Tags& tags) {
     uint32_t gid = r.u32();
     if (!r.at_end()) return Status::BadRequest;
     auto id = entries_.group_id_of(gid);
@@ -181,11 +190,13 @@ Status Handler::gr_by_gid(proto::Reader& r, proto::Writer& w) {
     if (!g) return Status::NotFound;
     auto grp = make_group(*g);
     if (!grp) return Status::NotFound;
+    tags = {cache_tag::group(g->id), cache_tag::groups()};
     w.group(*grp);
     return Status::Ok;
 }
 
-Status Handler::gr_list(proto::Reader& r, proto::Writer& w) {
+Status Handler::gr_list(proto::Reader& r, proto::Writer& w, Cache::Tags& tags) {
+    tags = {cache_tag::group_pages(), cache_tag::groups()};
     return list_page<proto::Group>(
         r, w, cfg_.nss.gid_base, [&](int64_t after, int n) { return db_.groups_after(after, n); },
         [&](int64_t id) { return entries_.gid_of(id).has_value(); },
@@ -198,7 +209,7 @@ Status Handler::gr_list(proto::Reader& r, proto::Writer& w) {
         [](proto::Writer& out, const proto::Group& g) { out.group(g); });
 }
 
-Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w, std::string& stored) {
+Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w, std::string& stored, Cache::Tags& tags) {
     std::string name = r.str();
     if (!r.at_end()) return Status::BadRequest;
     // initgroups asks for local users too (root at every sudo): see pw_by_name.
@@ -208,11 +219,16 @@ Status Handler::groups_of_user(proto::Reader& r, proto::Writer& w, std::string& 
     if (!u || !entries_.passwd(*u)) return Status::NotFound;
     wipe(u->password);
     stored = u->username;
+    tags = {cache_tag::user(u->id), cache_tag::memberships(u->id)};
     std::vector<uint32_t> gids;
-    // Django's groups_for_user: no groups for an inactive user.
+    // Django's groups_for_user: no groups for an inactive user. Every Django
+    // group of the user tags the answer, served or not: a rename may make a
+    // group servable.
     if (u->is_active)
-        for (const auto& g : db_.groups_of_user(u->id))
+        for (const auto& g : db_.groups_of_user(u->id)) {
+            tags.push_back(cache_tag::group(g.id));
             if (auto gid = entries_.gid_of(g.id); gid && entries_.group_name(g)) gids.push_back(*gid);
+        }
     w.u32(uint32_t(gids.size()));
     for (uint32_t g : gids) w.u32(g);
     return Status::Ok;

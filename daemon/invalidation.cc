@@ -1,18 +1,68 @@
 #include "daemon/invalidation.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include "daemon/cache.h"
+#include "daemon/cache_tags.h"
 #include "daemon/log.h"
 
 namespace dj {
 
-void Invalidation::notified(const std::vector<std::string>& payloads) {
-    for (const auto& p : payloads) {
-        if (p.rfind("perm:", 0) == 0) continue;  // permissions are never cached
-        cache_.flush();
-        if (log::debug_enabled())
-            log::say(LOG_DEBUG, "database change (%s and %zu more): cache flushed", p.c_str(), payloads.size() - 1);
-        return;
+namespace {
+
+// A non-negative decimal id, all of `s`.
+std::optional<int64_t> id_of(std::string_view s) {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || s.empty() || v < 0) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+std::optional<Cache::Tags> tags_of_change(std::string_view payload) {
+    auto after = [&](std::string_view prefix) -> std::optional<std::string_view> {
+        if (payload.substr(0, prefix.size()) != prefix) return std::nullopt;
+        return payload.substr(prefix.size());
+    };
+    if (payload.substr(0, 5) == "perm:") return Cache::Tags{};  // permissions are never cached
+    if (auto user = after("user:")) {
+        if (auto id = id_of(*user))
+            return Cache::Tags{cache_tag::user(*id), cache_tag::groups(), cache_tag::user_pages(),
+                               cache_tag::not_found()};
+    } else if (auto group = after("group:")) {
+        if (auto id = id_of(*group))
+            return Cache::Tags{cache_tag::group(*id), cache_tag::group_pages(), cache_tag::not_found()};
+    } else if (auto member = after("member:")) {
+        const size_t colon = member->find(':');
+        if (colon != std::string_view::npos) {
+            auto uid = id_of(member->substr(0, colon));
+            auto gid = id_of(member->substr(colon + 1));
+            if (uid && gid)
+                return Cache::Tags{cache_tag::memberships(*uid), cache_tag::group(*gid), cache_tag::group_pages()};
+        }
     }
+    return std::nullopt;  // "all", or a payload this daemon does not know
+}
+
+void Invalidation::notified(const std::vector<std::string>& payloads) {
+    Cache::Tags tags;
+    for (const auto& p : payloads) {
+        auto t = tags_of_change(p);
+        if (!t) {
+            everything(p == "all" ? "database change: all" : "database change of an unknown kind");
+            return;
+        }
+        tags.insert(tags.end(), t->begin(), t->end());
+    }
+    if (tags.empty()) return;
+    std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+    const size_t dropped = cache_.drop(tags);
+    if (log::debug_enabled())
+        log::say(LOG_DEBUG, "database change (%s and %zu more): %zu cached answers dropped", payloads.front().c_str(),
+                 payloads.size() - 1, dropped);
 }
 
 void Invalidation::everything(const char* why) {

@@ -12,28 +12,34 @@
 //               changes it.
 //   MySQL       nothing yet: cached answers live their ttl.
 //
-// What is dropped: the lookup cache and the shared file, whole, on any
-// change of a user, group or membership (payloads "user:ID", "group:ID",
-// "member:USER:GROUP", "all"). Cached answers are keyed by name, by id and
-// by list (members of a group, groups of a user, enumeration pages): one
-// user's change reaches all of them, so a flush is the rule that is right
-// for every key; such changes are rare (an administrator's edit, not a
-// login: an UPDATE of the last-login column alone sends nothing).
-// Permission changes ("perm:...") drop nothing: permissions are read afresh
-// by every account check and never cached. When notifications may have been
-// missed (the listening connection was lost, or listening begins) the cache
-// is flushed too.
+// What is dropped: exactly the cached answers a change touches, here and
+// in the shared file. Each cached answer carries tags saying what it was
+// read from (daemon/cache_tags.h has the table), and each payload maps to
+// tags (tags_of_change below): "user:ID" drops that user's answers, every
+// group answer (members are user names) and every negative answer;
+// "group:ID" that group's answers, the groups of its users, the group pages
+// and the negative answers; "member:USER:GROUP" the user's groups and the
+// group's answers. "all" (TRUNCATE) and payloads this daemon does not know
+// empty the cache. Permission changes ("perm:...") drop nothing:
+// permissions are read afresh by every account check and never cached.
+// When notifications may have been missed (the listening connection was
+// lost, or listening begins) and on SQLite (which says that something
+// changed, not what), the cache is emptied.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "daemon/cache.h"
 #include "daemon/config.h"
 
 namespace dj {
 
-class Cache;
+// The cache tags a trigger payload drops; nothing when everything must go.
+std::optional<Cache::Tags> tags_of_change(std::string_view payload);
 
 class Invalidation {
 public:

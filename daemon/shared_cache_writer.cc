@@ -72,6 +72,13 @@ bool shared_op(std::string_view key) {
     }
 }
 
+// Whether the record in `slot` is the one for `key` (hash `h`).
+bool slot_holds(const uint8_t* slot, std::string_view key, uint64_t h) {
+    const auto* s = reinterpret_cast<const shared_cache::SlotHead*>(slot);
+    return s->key_hash == h && s->key_len == key.size() && s->len >= key.size() &&
+           std::memcmp(slot + sizeof(shared_cache::SlotHead), key.data(), key.size()) == 0;
+}
+
 }  // namespace
 
 std::unique_ptr<SharedCacheWriter> SharedCacheWriter::create(const std::string& path, uint32_t slot_size, uint32_t slot_count,
@@ -157,8 +164,8 @@ void SharedCacheWriter::put(std::string_view key, const std::vector<uint8_t>& fr
     const uint32_t mask = slot_count_ - 1;
     std::lock_guard<std::mutex> lock(mutex_);
     if (retired_) return;
+    if (generation != 0 && generation != epoch_) return;
     const uint64_t gen = __atomic_load_n(&header_of(base_)->generation, __ATOMIC_RELAXED);
-    if (generation != 0 && generation != gen) return;
     const int64_t now = shared_cache::monotonic_ns();
     auto slot_at = [&](uint32_t i) { return base_ + sizeof(shared_cache::Header) + size_t(i) * slot_size_; };
     auto head_at = [&](uint32_t i) { return reinterpret_cast<shared_cache::SlotHead*>(slot_at(i)); };
@@ -170,8 +177,7 @@ void SharedCacheWriter::put(std::string_view key, const std::vector<uint8_t>& fr
     for (uint32_t i : cand) {
         const shared_cache::SlotHead* s = head_at(i);
         int score;
-        if (s->key_hash == h && s->key_len == key.size() && s->len >= key.size() &&
-            std::memcmp(slot_at(i) + sizeof(shared_cache::SlotHead), key.data(), key.size()) == 0)
+        if (slot_holds(slot_at(i), key, h))
             score = 3;
         else if (s->len == 0 || s->generation != gen || s->expires_ns <= now)
             score = 2;
@@ -217,7 +223,17 @@ void SharedCacheWriter::put(std::string_view key, const std::vector<uint8_t>& fr
     __atomic_store_n(&s->seq, (seq | 1u) + 1, __ATOMIC_RELEASE);
 }
 
+void SharedCacheWriter::zero_slot_locked(uint8_t* slot) {
+    auto* s = reinterpret_cast<shared_cache::SlotHead*>(slot);
+    const uint32_t seq = s->seq;
+    __atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    std::memset(slot + sizeof(s->seq), 0, slot_size_ - sizeof(s->seq));
+    __atomic_store_n(&s->seq, (seq | 1u) + 1, __ATOMIC_RELEASE);
+}
+
 void SharedCacheWriter::wipe_locked() {
+    ++epoch_;
     if (base_ == nullptr) return;
     WriteWindow window(base_, size_, base_, size_);
     if (!window.ok()) return;
@@ -230,12 +246,29 @@ void SharedCacheWriter::wipe_locked() {
         uint8_t* slot = base_ + sizeof(shared_cache::Header) + size_t(i) * slot_size_;
         auto* s = reinterpret_cast<shared_cache::SlotHead*>(slot);
         if (s->len == 0 && s->key_hash == 0) continue;
-        const uint32_t seq = s->seq;
-        __atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_RELEASE);
-        std::memset(slot + sizeof(s->seq), 0, slot_size_ - sizeof(s->seq));
-        __atomic_store_n(&s->seq, (seq | 1u) + 1, __ATOMIC_RELEASE);
+        zero_slot_locked(slot);
     }
+}
+
+uint8_t* SharedCacheWriter::find_locked(std::string_view key, uint64_t h) {
+    const uint32_t mask = slot_count_ - 1;
+    for (uint32_t i : {uint32_t(h) & mask, (uint32_t(h) + 1) & mask}) {
+        uint8_t* slot = base_ + sizeof(shared_cache::Header) + size_t(i) * slot_size_;
+        if (slot_holds(slot, key, h)) return slot;
+    }
+    return nullptr;
+}
+
+void SharedCacheWriter::erase(std::string_view key) {
+    if (!shared_op(key)) return;
+    const uint64_t h = shared_cache::hash64(key.data(), key.size());
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++epoch_;
+    if (retired_ || base_ == nullptr) return;
+    uint8_t* slot = find_locked(key, h);
+    if (slot == nullptr) return;
+    WriteWindow window(base_, size_, slot, slot_size_);
+    if (window.ok()) zero_slot_locked(slot);
 }
 
 void SharedCacheWriter::flush() {
@@ -246,7 +279,7 @@ void SharedCacheWriter::flush() {
 uint64_t SharedCacheWriter::generation() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (retired_ || base_ == nullptr) return 0;
-    return __atomic_load_n(&header_of(base_)->generation, __ATOMIC_RELAXED);
+    return epoch_;
 }
 
 void SharedCacheWriter::beat(int64_t now_ns) {

@@ -40,7 +40,12 @@ public:
              uint64_t generation = 0);
     // Every record published so far becomes stale at once and is zeroed.
     void flush();
-    // The file's generation, bumped by every flush (0 once retired).
+    // The record for `key`, if the file holds it, is zeroed (push
+    // invalidation of one answer).
+    void erase(std::string_view key);
+    // Bumped by every flush and erase (0 once retired): a put that took it
+    // before writes nothing, so that an answer read before a change is not
+    // published after the change dropped it.
     uint64_t generation();
     // The heartbeat (common/shared_cache.h): stamps the header with the time now
     // (monotonic `now_ns`) unless it was stamped less than half an interval
@@ -59,12 +64,17 @@ public:
 private:
     SharedCacheWriter() = default;
     void wipe_locked();  // the caller holds mutex_
+    // The slot holding `key` (hash `h`) among its two candidates, or nullptr.
+    uint8_t* find_locked(std::string_view key, uint64_t h);
+    // Zeroes one slot under its seqlock.
+    void zero_slot_locked(uint8_t* slot);
     std::string path_;
     uint8_t* base_ = nullptr;
     size_t size_ = 0;
     uint32_t slot_size_ = 0, slot_count_ = 0;
     std::mutex mutex_;
     bool retired_ = false;
+    uint64_t epoch_ = 1;  // see generation()
     std::atomic<int64_t> last_beat_{0};  // monotonic ns of the last stamp
     int lock_fd_ = -1;   // holds the file's exclusive flock while we live
 };

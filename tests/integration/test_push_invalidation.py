@@ -207,6 +207,52 @@ def test_renamed_user(site, listening, ns):
     assert getent(ns, "passwd", str(carol["uid"])).startswith("carla:")
 
 
+def test_a_change_drops_only_what_it_touches(site, listening, ns):
+    """One user's change drops that user's answers and the group answers
+    (members are user names), here and in the shared file; another user's
+    answers stay cached (no new miss) and a membership change leaves the
+    user's passwd entry alone."""
+    env, _ = site
+    django(env, "from django.contrib.auth.models import Group, User\n"
+                "qa = Group.objects.create(name='qa')\n"
+                "for n in ('frank', 'grace'): User.objects.create_user(n, password=n + '-pw').groups.add(qa)\n")
+    with listening.client() as c:
+        assert eventually(lambda: members(c, "qa"), ["frank", "grace"]) == ["frank", "grace"]
+        c.pw_by_name("frank")
+        c.pw_by_name("grace")
+        grace_groups = c.groups_of_user("grace")
+
+        def misses():
+            return int(c.stats()["cache_misses"])
+
+        def gecos():
+            got = c.pw_by_name("frank")
+            return got["gecos"] if isinstance(got, dict) else got
+
+        before = misses()
+        c.pw_by_name("grace")
+        c.groups_of_user("grace")
+        c.gr_by_name("qa")
+        assert misses() == before       # all three cached
+        django(env, "from django.contrib.auth.models import User\n"
+                    "u = User.objects.get(username='frank'); u.first_name = 'Frank'; u.save()\n")
+        assert eventually(gecos, "Frank") == "Frank"
+        before = misses()
+        assert c.pw_by_name("grace")["name"] == "grace"
+        assert c.groups_of_user("grace") == grace_groups
+        assert misses() == before       # grace's answers were kept
+        c.gr_by_name("qa")
+        assert misses() == before + 1   # the group's went
+        # A membership: grace's groups go, her passwd entry stays.
+        django(env, "from django.contrib.auth.models import Group, User\n"
+                    "User.objects.get(username='grace').groups.remove(Group.objects.get(name='qa'))\n")
+        assert eventually(lambda: len(c.groups_of_user("grace")), len(grace_groups) - 1) == len(grace_groups) - 1
+        before = misses()
+        assert c.pw_by_name("grace")["name"] == "grace"
+        assert misses() == before
+    assert getent(ns, "passwd", "frank").split(":")[4] == "Frank"
+
+
 def test_changed_password(site, listening):
     env, _ = site
     with listening.client() as c:

@@ -20,6 +20,8 @@
 #include "daemon/db.h"
 #include "daemon/entries.h"
 #include "daemon/handlers.h"
+#include "daemon/cache_tags.h"
+#include "daemon/invalidation.h"
 #include "daemon/log.h"
 
 // cmocka last: its macros (fail, ...) must not meet the C++ headers.
@@ -611,6 +613,66 @@ void test_cache_bounds(void**) {
     assert_int_equal(c.stats().entries, 0);
 }
 
+// Which cached answers each trigger payload drops (daemon/cache_tags.h).
+void test_tags_of_change(void**) {
+    using T = Cache::Tags;
+    auto sorted = [](std::optional<T> t) {
+        assert_true(t.has_value());
+        std::sort(t->begin(), t->end());
+        return *t;
+    };
+    auto expect = [&](const char* payload, T want) {
+        std::sort(want.begin(), want.end());
+        assert_true(sorted(tags_of_change(payload)) == want);
+    };
+    expect("user:42", {cache_tag::user(42), cache_tag::groups(), cache_tag::user_pages(), cache_tag::not_found()});
+    expect("group:7", {cache_tag::group(7), cache_tag::group_pages(), cache_tag::not_found()});
+    expect("member:42:7", {cache_tag::memberships(42), cache_tag::group(7), cache_tag::group_pages()});
+    expect("perm:user:42", {});
+    expect("perm:group:7", {});
+    // Everything goes: TRUNCATE, and whatever this daemon cannot read.
+    for (const char* all : {"all", "", "user:", "user:-1", "user:4x", "member:1", "member:1:", "member::2",
+                            "group:99999999999999999999", "key:1", "USER:1"})
+        assert_false(tags_of_change(all).has_value());
+}
+
+// The lookups tag what they cache: a change of one user drops that user's
+// answers and the group answers, and leaves the other users' answers.
+void test_lookups_tagged(void**) {
+    World w;
+    auto ask = [&](Op op, const std::string& name) {
+        proto::Writer req(op);
+        req.str(name);
+        const auto& f = req.finish();
+        return w.handler->handle(std::string(f.begin() + 4, f.end()), Peer{});
+    };
+    ask(Op::PwByName, "alice");
+    ask(Op::PwByName, "dave");
+    ask(Op::GrByName, "devs");
+    ask(Op::PwByName, "nosuchuser");
+    ask(Op::GroupsOfUser, "dave");
+    assert_int_equal(w.cache.stats().entries, 5);
+    const int queries = w.db.queries;
+    Invalidation inv(w.cache);
+    inv.notified({"user:1"});  // alice
+    // alice, the group and the negative answer went; dave's answers stayed.
+    assert_int_equal(w.cache.stats().entries, 2);
+    ask(Op::PwByName, "dave");
+    ask(Op::GroupsOfUser, "dave");
+    assert_int_equal(w.db.queries, queries);
+    // A membership of dave's in "ops" (2): his groups go, his passwd entry stays.
+    inv.notified({"member:7:2"});
+    assert_int_equal(w.cache.stats().entries, 1);
+    // A group dave is in (3): his groups would go again.
+    ask(Op::GroupsOfUser, "dave");
+    inv.notified({"group:3"});
+    assert_int_equal(w.cache.stats().entries, 1);
+    inv.notified({"perm:user:1"});
+    assert_int_equal(w.cache.stats().entries, 1);
+    inv.notified({"all"});
+    assert_int_equal(w.cache.stats().entries, 0);
+}
+
 void test_malformed(void**) {
     World w;
     Peer p;
@@ -810,6 +872,8 @@ int main() {
         cmocka_unit_test(test_cache_and_flush),
         cmocka_unit_test(test_cached_answers),
         cmocka_unit_test(test_cache_bounds),
+        cmocka_unit_test(test_tags_of_change),
+        cmocka_unit_test(test_lookups_tagged),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_names),
     };

@@ -125,6 +125,60 @@ void test_put_after_flush_is_dropped(void**) {
     cache.share(nullptr);
 }
 
+// Push invalidation of single answers: drop() removes exactly the entries
+// carrying a tag, from the cache and from the shared file; the others stay
+// in both. An entry evicted from the cache leaves the file too (else a later
+// drop could not reach its copy there). An answer read before a drop, or a
+// publication that took the file's generation before it, is not kept.
+void test_drop_by_tag(void**) {
+    auto shared = make();
+    dj::Cache cache(std::chrono::seconds(3600), std::chrono::seconds(3600), 3, 1 << 20);
+    cache.share(shared.get());
+    auto ka = key_of(request(dj::proto::Op::GrByName, "a"));
+    auto kb = key_of(request(dj::proto::Op::GrByName, "b"));
+    auto kc = key_of(request(dj::proto::Op::GrByName, "c"));
+    auto fa = group_frame("a", 200001, 1), fb = group_frame("b", 200002, 1), fc = group_frame("c", 200003, 1);
+    const auto now = dj::Cache::Clock::now();
+    cache.put(ka, fa, true, now, cache.generation(), {"g1", "G"});
+    cache.put(kb, fb, true, now, cache.generation(), {"g2", "G"});
+    std::string got;
+    assert_true(dj::shared_cache::lookup(ka, got));
+    assert_true(dj::shared_cache::lookup(kb, got));
+    assert_int_equal(cache.drop({"g1"}), 1);
+    assert_false(cache.get(ka).has_value());
+    assert_false(dj::shared_cache::lookup(ka, got));
+    assert_true(cache.get(kb).has_value());
+    assert_true(dj::shared_cache::lookup(kb, got));
+    assert_int_equal(cache.drop({"nothing"}), 0);
+    assert_true(dj::shared_cache::lookup(kb, got));
+    // Read before a drop: not kept, though the drop touched other keys.
+    const uint64_t read_at = cache.generation();
+    const uint64_t file_gen = shared->generation();
+    cache.drop({"g9"});
+    cache.put(ka, fa, true, now, read_at, {"g1"});
+    assert_false(cache.get(ka).has_value());
+    cache.put(ka, fa, true, now, cache.generation(), {"g1", "G"});
+    assert_true(dj::shared_cache::lookup(ka, got));
+    cache.drop({"g1"});
+    shared->put(ka, fa, later(), file_gen);  // a get() that copied it before
+    assert_false(dj::shared_cache::lookup(ka, got));
+    // Several tags at once; entries with both are dropped once.
+    cache.put(ka, fa, true, now, cache.generation(), {"g1", "G"});
+    assert_int_equal(cache.drop({"g1", "G"}), 2);
+    assert_int_equal(cache.stats().entries, 0);
+    assert_int_equal(cache.stats().bytes, 0);
+    // Eviction (max 3 entries) takes the shared copy with it.
+    cache.put(ka, fa, true, now, cache.generation(), {"g1"});
+    cache.put(kb, fb, true, now, cache.generation(), {"g2"});
+    cache.put(kc, fc, true, now, cache.generation(), {"g3"});
+    cache.put(key_of(request(dj::proto::Op::GrByName, "d")), group_frame("d", 200004, 1), true, now,
+              cache.generation(), {"g4"});
+    assert_false(cache.get(ka).has_value());
+    assert_false(dj::shared_cache::lookup(ka, got));
+    assert_true(dj::shared_cache::lookup(kc, got));
+    cache.share(nullptr);
+}
+
 void test_round_trip(void**) {
     auto c = make();
     auto req = request(dj::proto::Op::GrByName, "staff");
@@ -596,6 +650,7 @@ int main() {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_flush_and_expiry),
         cmocka_unit_test(test_put_after_flush_is_dropped),
+        cmocka_unit_test(test_drop_by_tag),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_only_found_and_wiped),
         cmocka_unit_test(test_retired_and_replaced),
