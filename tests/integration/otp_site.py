@@ -8,6 +8,7 @@ way django-otp makes them, and is the oracle for codes and verification.
                                      each: code, t), computed with django_otp.oath.totp
     otp_site.py row USER             the device's last_t, drift (JSON)
     otp_site.py verify USER CODE     TOTPDevice.verify_token (JSON: true/false)
+    otp_site.py device USER          a confirmed TOTP device for an existing user
     otp_site.py reset USER           the device as new: last_t -1, drift 0, no throttling
 """
 import json
@@ -51,6 +52,11 @@ def main():
     elif cmd == "row":
         d = device(sys.argv[2])
         print(json.dumps(dict(last_t=d.last_t, drift=d.drift)))
+    elif cmd == "device":
+        from django.core.management import call_command
+        call_command("migrate", verbosity=0)
+        TOTPDevice.objects.create(user=User.objects.get(username=sys.argv[2]), name="phone")
+        print(json.dumps(True))
     elif cmd == "reset":
         TOTPDevice.objects.filter(user__username=sys.argv[2]).update(
             last_t=-1, drift=0, throttling_failure_count=0, throttling_failure_timestamp=None)
