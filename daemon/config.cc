@@ -169,6 +169,17 @@ struct Parser {
         ident("schema.group_perms_perm", s.group_perms_perm, false);
         ident("schema.permission_table", s.permission_table, false, true);
         ident("schema.content_type_table", s.content_type_table, false, true);
+        ident("schema.totp_table", s.totp_table, false, true);
+        ident("schema.totp_id", s.totp_id, false);
+        ident("schema.totp_user", s.totp_user, false);
+        ident("schema.totp_confirmed", s.totp_confirmed, false);
+        ident("schema.totp_key", s.totp_key, false);
+        ident("schema.totp_step", s.totp_step, false);
+        ident("schema.totp_t0", s.totp_t0, false);
+        ident("schema.totp_digits", s.totp_digits, false);
+        ident("schema.totp_tolerance", s.totp_tolerance, false);
+        ident("schema.totp_drift", s.totp_drift, false);
+        ident("schema.totp_last_t", s.totp_last_t, false);
 
         auto& dm = cfg->daemon;
         str("daemon.socket", dm.socket);
@@ -272,6 +283,8 @@ struct Parser {
         flag("offline.cache_credentials", o.cache_credentials);
         num("offline.max_days", o.max_days, 1, 366);
         abs_path("offline.file", o.file);
+        flag("otp.enabled", cfg->otp.enabled);
+        flag("otp.sync_drift", cfg->otp.sync_drift);
     }
 
     // [access]: every key is a PAM service name (or "default").
@@ -327,6 +340,8 @@ bool validate(Config& c, std::string& error) {
         return error = "key 'nss.uid_max' is below 'nss.uid_base'", false;
     if (c.nss.gid_max < c.nss.gid_base)
         return error = "key 'nss.gid_max' is below 'nss.gid_base'", false;
+    if (c.otp.enabled && d.engine == "mysql")
+        return error = "key 'otp.enabled': one-time codes need sqlite3 or postgresql (UPDATE ... RETURNING)", false;
     if (c.daemon.socket.empty() || c.daemon.socket[0] != '/')
         return error = "key 'daemon.socket' must be an absolute path", false;
     if (c.daemon.socket.size() >= 108)

@@ -46,6 +46,20 @@ struct Schema {
 
     std::string permission_table = "auth_permission";
     std::string content_type_table = "django_content_type";
+
+    // django-otp's TOTP devices (django_otp.plugins.otp_totp), read only
+    // when [otp] enabled = yes.
+    std::string totp_table = "otp_totp_totpdevice";
+    std::string totp_id = "id";
+    std::string totp_user = "user_id";
+    std::string totp_confirmed = "confirmed";
+    std::string totp_key = "key";
+    std::string totp_step = "step";
+    std::string totp_t0 = "t0";
+    std::string totp_digits = "digits";
+    std::string totp_tolerance = "tolerance";
+    std::string totp_drift = "drift";
+    std::string totp_last_t = "last_t";
 };
 
 struct DatabaseConfig {
@@ -172,6 +186,12 @@ struct OfflineConfig {
     std::string file = "/var/lib/django-auth/offline-credentials";
 };
 
+// One-time codes from django-otp's TOTP devices (daemon/otp.h).
+struct OtpConfig {
+    bool enabled = false;                // read devices, answer AuthenticateWithCode
+    bool sync_drift = true;              // django-otp's OTP_TOTP_SYNC: store the drift that matched
+};
+
 struct Config {
     DatabaseConfig database;
     DaemonConfig daemon;
@@ -181,6 +201,7 @@ struct Config {
     ThrottleConfig throttle;
     AccessConfig access;
     OfflineConfig offline;
+    OtpConfig otp;
     std::string path;                    // the file it was read from
 };
 

@@ -163,23 +163,17 @@ std::vector<GroupRow> GuardedDatabase::groups_of_user(int64_t user_id) {
 std::vector<std::string> GuardedDatabase::permissions_of_user(int64_t user_id) {
     return guarded([&] { return inner_->permissions_of_user(user_id); });
 }
-// Writes that go to the primary while reads go to a replica say nothing of
-// the replica: their failures do not open the breaker, which guards reads.
 void GuardedDatabase::set_password(int64_t user_id, std::string_view encoded) {
-    if (inner_->writes_elsewhere()) {
-        refuse_if_open();
-        inner_->set_password(user_id, encoded);
-        return;
-    }
-    guarded([&] { inner_->set_password(user_id, encoded); });
+    guarded_write([&] { inner_->set_password(user_id, encoded); });
 }
 void GuardedDatabase::set_last_login(int64_t user_id) {
-    if (inner_->writes_elsewhere()) {
-        refuse_if_open();
-        inner_->set_last_login(user_id);
-        return;
-    }
-    guarded([&] { inner_->set_last_login(user_id); });
+    guarded_write([&] { inner_->set_last_login(user_id); });
+}
+std::vector<TotpDeviceRow> GuardedDatabase::totp_devices(int64_t user_id) {
+    return guarded([&] { return inner_->totp_devices(user_id); });
+}
+bool GuardedDatabase::totp_accept(int64_t device_id, int64_t t, int64_t drift) {
+    return guarded_write([&] { return inner_->totp_accept(device_id, t, drift); });
 }
 void GuardedDatabase::ping() {
     guarded([&] { inner_->ping(); });

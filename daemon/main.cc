@@ -222,7 +222,9 @@ int run(int argc, char** argv) {
         }
     }
 
-    const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login || cfg.passwords.update_last_login;
+    // [otp] stores each accepted code's step (django-otp's last_t).
+    const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login ||
+                          cfg.passwords.update_last_login || cfg.otp.enabled;
     std::unique_ptr<dj::db::Database> db;
     try {
         // Behind the circuit breaker: a database that does not answer costs

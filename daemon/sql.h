@@ -32,6 +32,7 @@ struct Statements {
     std::string group_by_name, group_by_id, groups_after;
     std::string active_members, groups_of_user, permissions_of_user;
     std::string set_password, set_last_login, ping;
+    std::string totp_devices, totp_accept;   // django-otp ([otp])
 };
 Statements build_statements(const Schema& s, Placeholder style);
 
@@ -68,6 +69,8 @@ public:
     std::vector<std::string> permissions_of_user(int64_t user_id) override;
     void set_password(int64_t user_id, std::string_view encoded) override;
     void set_last_login(int64_t user_id) override;
+    std::vector<TotpDeviceRow> totp_devices(int64_t user_id) override;
+    bool totp_accept(int64_t device_id, int64_t t, int64_t drift) override;
     void ping() override;
     std::string describe() const override;
     bool writes_elsewhere() const override { return engine_->writes_elsewhere(); }

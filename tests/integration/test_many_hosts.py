@@ -28,8 +28,6 @@ from fixtures_daemon import Daemon, write_config
 from fixtures_db import DJANGO_PASSWORD, PG_BIN, PgCluster, free_port
 from test_push_invalidation import django, eventually, members, print_sql, psql_as_owner, wait_log
 
-pytestmark = pytest.mark.slow
-
 DEADLINE = 4.0
 CACHE = {"positive_ttl": 3600, "negative_ttl": 3600}
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
