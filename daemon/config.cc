@@ -2,6 +2,8 @@
 // meaning of each key.
 #include "daemon/config.h"
 
+#include "common/shared_cache.h"
+
 #include <ini.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -201,6 +203,22 @@ struct Parser {
         num("cache.max_entries", c.max_entries, 0, 100000000);
         num("cache.max_bytes", c.max_bytes, 0, uint64_t(1) << 40);
         flag("cache.invalidate", c.invalidate);
+        setters["cache.shared_slots"] = [&c](const std::string& v, std::string& why) {
+            uint64_t n;
+            if (!parse_uint(v, shared_cache::kMaxSlotCount, n) || (n & (n - 1)) != 0)
+                return why = "expected 0 or a power of two up to " + std::to_string(shared_cache::kMaxSlotCount),
+                       false;
+            c.shared_slots = uint32_t(n);
+            return true;
+        };
+        setters["cache.shared_slot_size"] = [&c](const std::string& v, std::string& why) {
+            uint64_t n;
+            if (!parse_uint(v, shared_cache::kMaxSlotSize, n) || n < 128 || n % 64 != 0)
+                return why = "expected a multiple of 64 from 128 to " + std::to_string(shared_cache::kMaxSlotSize),
+                       false;
+            c.shared_slot_size = uint32_t(n);
+            return true;
+        };
 
         auto& p = cfg->passwords;
         setters["passwords.hashers"] = [&p](const std::string& v, std::string& why) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/shared_cache.h"
+
 namespace dj {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/django-auth/django-auth.conf";
@@ -101,6 +103,10 @@ struct CacheConfig {
     size_t max_bytes = 64u * 1024 * 1024;
     // Drop cached answers when the database changes (daemon/invalidation.h).
     bool invalidate = true;
+    // The shared cache file (common/shared_cache.h): slots (a power of two;
+    // 0: no file) and bytes per slot (a multiple of 64).
+    uint32_t shared_slots = shared_cache::kDefaultSlotCount;
+    uint32_t shared_slot_size = shared_cache::kDefaultSlotSize;
 };
 
 struct PasswordsConfig {

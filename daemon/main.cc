@@ -180,10 +180,10 @@ int run(int argc, char** argv) {
     // The shared lookup cache beside the socket, created before privileges
     // are dropped (like the socket) so that readers trust its owner.
     std::unique_ptr<dj::SharedCacheWriter> shared;
-    if (cfg.cache.positive_ttl > 0 && !cfg.daemon.socket.empty()) {
+    if (cfg.cache.positive_ttl > 0 && cfg.cache.shared_slots > 0 && !cfg.daemon.socket.empty()) {
         std::string cache_error;
-        shared = dj::SharedCacheWriter::create(dj::shared_cache::path_for_socket(cfg.daemon.socket), dj::shared_cache::kDefaultSlotSize,
-                                         dj::shared_cache::kDefaultSlotCount, cache_error);
+        shared = dj::SharedCacheWriter::create(dj::shared_cache::path_for_socket(cfg.daemon.socket),
+                                               cfg.cache.shared_slot_size, cfg.cache.shared_slots, cache_error);
         if (!shared) dj::log::say(LOG_WARNING, "shared cache off: %s", cache_error.c_str());
     }
     // The offline credentials' directory, the daemon user's (the Debian

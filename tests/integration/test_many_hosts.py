@@ -11,6 +11,9 @@ a primary with a streaming replica and PgBouncer:
     replay it (else it would read the old row back and keep it an hour);
   * the primary restarted: the listeners come back, and a change committed
     right after the restart (while they reconnect) is not lost;
+  * the replica stopped: cached answers still served; a change committed
+    meanwhile drops what it touches (refused, never served stale), and
+    shows once the replica is back;
   * the primary stopped: lookups and logins still work from the replica,
     and a failed last_login write does not open the breaker.
 The deadline is a behaviour check with a wide margin (a stale answer would
@@ -65,6 +68,9 @@ class Replica:
         run_pg("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-w", "-o",
                "-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c max_connections=200" % (self.port, self.sock),
                "start")
+
+    def stop(self):
+        run_pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def psql(self, sql, db="postgres"):
         r = subprocess.run(["runuser", "-u", "postgres", "--", "/usr/bin/psql", "-X", "-q", "-A", "-t", "-h",
@@ -198,6 +204,30 @@ def test_primary_restart_loses_no_change(topology):
     on_every_host(daemons, lambda c: "dave" in members(c, "ops"), False)
     for dm in daemons:
         wait_log(dm, "listening again")
+
+
+def test_change_while_the_replica_is_down(topology):
+    """The replica stopped: cached answers are still served (stale); a change
+    committed on the primary meanwhile drops what it touches, which is then
+    not served stale but refused; the replica back, the change shows."""
+    primary, replica, env, daemons = topology
+    for dm in daemons:
+        with dm.client() as c:
+            assert "alice" in members(c, "ops")
+            assert c.pw_by_name("carol")["name"] == "carol"
+    replica.stop()
+    try:
+        for dm in daemons:
+            with dm.client() as c:
+                assert c.pw_by_name("carol")["name"] == "carol"      # cached
+                assert c.pw_by_name("nosuchuser") in ("NotFound", "Unavailable")
+        django(env, "from django.contrib.auth.models import User\n"
+                    "u = User.objects.get(username='alice'); u.is_active = False; u.save()\n")
+        # Dropped by the notification: never the old member list again.
+        on_every_host(daemons, lambda c: members(c, "ops"), "Unavailable")
+    finally:
+        replica.start()
+    on_every_host(daemons, lambda c: "alice" in members(c, "ops"), False)
 
 
 def test_primary_down_replica_answers(topology):
