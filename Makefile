@@ -34,7 +34,7 @@ PLUGINDIR ?= $(LIBDIR)/django-authd
 # Debian packages: what the build needs, and what the tests need on top.
 PKGS_BUILD := g++ make pkg-config dpkg-dev libssl-dev libargon2-dev libsodium-dev libcrypt-dev libinih-dev zlib1g-dev \
               libsqlite3-dev libpq-dev libmariadb-dev libpam0g-dev libcmocka-dev
-PKGS_TEST  := python3-django python3-argon2 python3-bcrypt python3-psycopg2 python3-mysqldb python3-pytest python3-pip \
+PKGS_TEST  := python3-django python3-django-otp python3-pexpect python3-argon2 python3-bcrypt python3-psycopg2 python3-mysqldb python3-pytest python3-pip \
               pamtester libpam-wrapper postgresql pgbouncer mariadb-server sqlite3 util-linux \
               debhelper dh-nss lintian fakeroot man-db systemd-container \
               apache2 libapache2-mod-authnz-pam libapache2-mod-authz-unixgroup openssh-server \

@@ -31,6 +31,7 @@ const char* status_name(Status s) noexcept {
         case Status::BadRequest: return "bad request";
         case Status::BadVersion: return "bad protocol version";
         case Status::Throttled: return "throttled";
+        case Status::CodeRequired: return "code required";
     }
     return "unknown status";
 }
@@ -41,6 +42,7 @@ const char* op_name(Op op) noexcept {
         case Op::Authenticate: return "authenticate";
         case Op::Account: return "account";
         case Op::ChangePassword: return "change-password";
+        case Op::AuthenticateWithCode: return "authenticate-with-code";
         case Op::PwByName: return "pw-by-name";
         case Op::PwByUid: return "pw-by-uid";
         case Op::PwList: return "pw-list";

@@ -34,6 +34,8 @@
 // Ops (request body -> response body when status is Ok):
 //   Hello          -                              -> str daemon_version, u32 protocol_version
 //   Authenticate   str user, str password, str service, str rhost
+//                  [, u32 otp (OtpFlags): only when the module asks for
+//                  one-time codes; without it, no code is ever asked]
 //                                                 -> -
 //                  Ok | WrongPassword | NoUser (unknown or inactive, Django's None)
 //                  | Unavailable | Denied (caller not allowed)
@@ -42,6 +44,29 @@
 //                    client), 0xFFFFFFFF until an administrator resets it, 0
 //                    when nobody is locked out but the daemon is too busy
 //                    (its queue is full); try later
+//                  With otp: CodeRequired (the password is right and the user
+//                  has a confirmed device: ask for a code, then send
+//                  AuthenticateWithCode; nothing was counted, no success,
+//                  no last_login) | PermDenied (kOtpRequired, the password is
+//                  right, and the user has no confirmed device) | Disabled
+//                  (the daemon's [otp] is off: it cannot tell who has a device).
+//                  kOtpConcat: the password may end with the code (the last
+//                  `digits` characters, for each of the user's devices); Ok
+//                  then means both were right, and CodeRequired never comes.
+//   AuthenticateWithCode
+//                  str user, str password, str code, str service, str rhost
+//                                                 -> -
+//                  The password is checked again as by Authenticate, then the
+//                  code against the user's confirmed devices, as django-otp's
+//                  TOTPDevice.verify_token does (the accepted step is stored:
+//                  a code is never accepted twice). Stateless: the code is
+//                  never checked without the right password.
+//                  Ok | WrongPassword (the password, or the code: a failure
+//                  for the throttle either way) | NoUser | Throttled (as
+//                  Authenticate) | Unavailable | Denied | Disabled ([otp] off).
+//                  A daemon older than this op answers BadRequest; the module
+//                  then fails (PAM_AUTHINFO_UNAVAIL), as it does when an old
+//                  daemon answers BadRequest to an Authenticate with otp.
 //   Account        str user, list<str> any_of_groups, u32 flags (AccountFlags),
 //                  list<str> permissions ("app_label.codename", all required),
 //                  str service
@@ -96,7 +121,7 @@
 // keeps each response under kMaxResponse); `more` says whether to ask again.
 //
 // Who may ask: every local user may look up (NSS runs in every process) and
-// say Hello; Authenticate, ChangePassword, Account (staff, superuser, groups,
+// say Hello; Authenticate, AuthenticateWithCode, ChangePassword, Account (staff, superuser, groups,
 // permissions) and Stats (database name, counters) only uid 0 and the
 // config's auth_clients (SO_PEERCRED); AuthorizedKeys only uid 0 and [ssh]
 // clients; Flush, ThrottleList and ThrottleReset
@@ -131,6 +156,7 @@ enum class Op : uint8_t {
     Authenticate = 2,
     Account = 3,
     ChangePassword = 4,
+    AuthenticateWithCode = 5,
     PwByName = 10,
     PwByUid = 11,
     PwList = 12,
@@ -158,6 +184,14 @@ enum class Status : uint8_t {
     BadRequest = 9,    // malformed frame or field
     BadVersion = 10,
     Throttled = 11,    // too many failures (locked out, [throttle]) or too busy; try later
+    CodeRequired = 12, // the password is right; a one-time code must follow (AuthenticateWithCode)
+};
+
+// Authenticate's optional u32: which one-time code policy the PAM service has.
+enum OtpFlags : uint32_t {
+    kOtpIfEnrolled = 1u << 0,   // a code from users with a confirmed device
+    kOtpRequired = 1u << 1,     // a code from everyone; no device: refused
+    kOtpConcat = 1u << 2,       // the code is the end of the password (one prompt only)
 };
 
 enum AccountFlags : uint32_t {

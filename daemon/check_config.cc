@@ -71,7 +71,8 @@ std::string first_unsearchable(const std::string& dir, uid_t uid, gid_t gid) {
 std::vector<std::string> runtime_errors(const Config& cfg, std::unique_ptr<db::Database>& db,
                                         std::vector<std::string>& warnings) {
     std::vector<std::string> out;
-    const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login || cfg.passwords.update_last_login;
+    const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login ||
+                          cfg.passwords.update_last_login || cfg.otp.enabled;
     uid_t uid = 0;
     gid_t gid = 0;
     if (!cfg.daemon.user.empty() && !files_user(cfg.daemon.user, uid, gid))
@@ -105,7 +106,7 @@ std::vector<std::string> runtime_errors(const Config& cfg, std::unique_ptr<db::D
                           " (make it readable by that user or its group)");
         if (writable && !may_access(file, uid, gid, 2))
             out.push_back("[database] name: the daemon's user " + who + " cannot write " + file +
-                          ", which allow_change, rehash_on_login or update_last_login need");
+                          ", which allow_change, rehash_on_login, update_last_login or [otp] need");
         if (writable && !may_access(dir, uid, gid, 3))
             out.push_back("[database] name: the daemon's user " + who + " cannot write " + dir +
                           " (SQLite's journal goes beside the database), which the write features need");
@@ -140,7 +141,17 @@ std::vector<std::string> runtime_errors(const Config& cfg, std::unique_ptr<db::D
                           " (check the table and column names of [schema])");
         }
     }
-    if (writable) {
+    if (cfg.otp.enabled) {
+        // Device id -1 never exists: the same reads and writes as a login.
+        try {
+            db->totp_devices(0);
+            db->totp_accept(-1, 0, 0);
+        } catch (const std::exception& e) {
+            out.push_back(std::string("[otp]: reading or updating django-otp's TOTP devices fails: ") + e.what() +
+                          " (check the totp_* names of [schema], and grant SELECT and UPDATE of last_t and drift)");
+        }
+    }
+    if (cfg.passwords.allow_change || cfg.passwords.rehash_on_login || cfg.passwords.update_last_login) {
         // Django never makes id -1 (its ids start at 1, and fit PostgreSQL's
         // integer): these UPDATEs change no row, yet need what a real one
         // needs (a writable database, the UPDATE grant, the columns).

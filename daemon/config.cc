@@ -2,6 +2,8 @@
 // meaning of each key.
 #include "daemon/config.h"
 
+#include "common/shared_cache.h"
+
 #include <ini.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -144,6 +146,8 @@ struct Parser {
         str("database.host", d.host);
         str("database.port", d.port);
         str("database.options", d.options);
+        str("database.replica", d.replica);
+        str("database.listen", d.listen);
         setters["database.option_files"] = [&d](const std::string& v, std::string& why) {
             if (!v.empty() && v[0] != '/') return why = "must be an absolute path (or empty: none)", false;
             d.option_files = v;
@@ -177,6 +181,17 @@ struct Parser {
         ident("schema.group_perms_perm", s.group_perms_perm, false);
         ident("schema.permission_table", s.permission_table, false, true);
         ident("schema.content_type_table", s.content_type_table, false, true);
+        ident("schema.totp_table", s.totp_table, false, true);
+        ident("schema.totp_id", s.totp_id, false);
+        ident("schema.totp_user", s.totp_user, false);
+        ident("schema.totp_confirmed", s.totp_confirmed, false);
+        ident("schema.totp_key", s.totp_key, false);
+        ident("schema.totp_step", s.totp_step, false);
+        ident("schema.totp_t0", s.totp_t0, false);
+        ident("schema.totp_digits", s.totp_digits, false);
+        ident("schema.totp_tolerance", s.totp_tolerance, false);
+        ident("schema.totp_drift", s.totp_drift, false);
+        ident("schema.totp_last_t", s.totp_last_t, false);
         ident("schema.key_table", s.key_table, false, true);
         ident("schema.key_user", s.key_user, false);
         ident("schema.key_key", s.key_key, false);
@@ -203,6 +218,22 @@ struct Parser {
         num("cache.max_entries", c.max_entries, 0, 100000000);
         num("cache.max_bytes", c.max_bytes, 0, uint64_t(1) << 40);
         flag("cache.invalidate", c.invalidate);
+        setters["cache.shared_slots"] = [&c](const std::string& v, std::string& why) {
+            uint64_t n;
+            if (!parse_uint(v, shared_cache::kMaxSlotCount, n) || (n & (n - 1)) != 0)
+                return why = "expected 0 or a power of two up to " + std::to_string(shared_cache::kMaxSlotCount),
+                       false;
+            c.shared_slots = uint32_t(n);
+            return true;
+        };
+        setters["cache.shared_slot_size"] = [&c](const std::string& v, std::string& why) {
+            uint64_t n;
+            if (!parse_uint(v, shared_cache::kMaxSlotSize, n) || n < 128 || n % 64 != 0)
+                return why = "expected a multiple of 64 from 128 to " + std::to_string(shared_cache::kMaxSlotSize),
+                       false;
+            c.shared_slot_size = uint32_t(n);
+            return true;
+        };
 
         auto& p = cfg->passwords;
         setters["passwords.hashers"] = [&p](const std::string& v, std::string& why) {
@@ -297,6 +328,8 @@ struct Parser {
         flag("offline.cache_credentials", o.cache_credentials);
         num("offline.max_days", o.max_days, 1, 366);
         abs_path("offline.file", o.file);
+        flag("otp.enabled", cfg->otp.enabled);
+        flag("otp.sync_drift", cfg->otp.sync_drift);
     }
 
     // [access]: every key is a PAM service name (or "default").
@@ -352,6 +385,8 @@ bool validate(Config& c, std::string& error) {
         return error = "key 'nss.uid_max' is below 'nss.uid_base'", false;
     if (c.nss.gid_max < c.nss.gid_base)
         return error = "key 'nss.gid_max' is below 'nss.gid_base'", false;
+    if (c.otp.enabled && d.engine == "mysql")
+        return error = "key 'otp.enabled': one-time codes need sqlite3 or postgresql (UPDATE ... RETURNING)", false;
     if (c.daemon.socket.empty() || c.daemon.socket[0] != '/')
         return error = "key 'daemon.socket' must be an absolute path", false;
     if (c.daemon.socket.size() >= 108)

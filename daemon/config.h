@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/shared_cache.h"
+
 namespace dj {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/django-auth/django-auth.conf";
@@ -47,6 +49,19 @@ struct Schema {
     std::string permission_table = "auth_permission";
     std::string content_type_table = "django_content_type";
 
+    // django-otp's TOTP devices (django_otp.plugins.otp_totp), read only
+    // when [otp] enabled = yes.
+    std::string totp_table = "otp_totp_totpdevice";
+    std::string totp_id = "id";
+    std::string totp_user = "user_id";
+    std::string totp_confirmed = "confirmed";
+    std::string totp_key = "key";
+    std::string totp_step = "step";
+    std::string totp_t0 = "t0";
+    std::string totp_digits = "digits";
+    std::string totp_tolerance = "tolerance";
+    std::string totp_drift = "drift";
+    std::string totp_last_t = "last_t";
     // SSH public keys ([ssh] authorized_keys): django-sshkey's UserKey by
     // default (its Meta.db_table is "sshkey_userkey").
     std::string key_table = "sshkey_userkey";
@@ -66,6 +81,8 @@ struct DatabaseConfig {
     std::string port;
     std::string options;                 // extra libpq conninfo, or MySQL TLS settings: "k=v k=v"
     std::string option_files;            // mysql: an option file (Django's read_default_file)
+    std::string replica;                 // postgresql: conninfo over the above for reads
+    std::string listen;                  // postgresql: conninfo over the above for LISTEN
     int connect_timeout = 5;             // seconds
     int query_timeout = 5;               // seconds (SQLite: busy timeout)
     Schema schema;
@@ -93,6 +110,10 @@ struct CacheConfig {
     size_t max_bytes = 64u * 1024 * 1024;
     // Drop cached answers when the database changes (daemon/invalidation.h).
     bool invalidate = true;
+    // The shared cache file (common/shared_cache.h): slots (a power of two;
+    // 0: no file) and bytes per slot (a multiple of 64).
+    uint32_t shared_slots = shared_cache::kDefaultSlotCount;
+    uint32_t shared_slot_size = shared_cache::kDefaultSlotSize;
 };
 
 struct PasswordsConfig {
@@ -188,6 +209,12 @@ struct OfflineConfig {
     std::string file = "/var/lib/django-auth/offline-credentials";
 };
 
+// One-time codes from django-otp's TOTP devices (daemon/otp.h).
+struct OtpConfig {
+    bool enabled = false;                // read devices, answer AuthenticateWithCode
+    bool sync_drift = true;              // django-otp's OTP_TOTP_SYNC: store the drift that matched
+};
+
 struct Config {
     DatabaseConfig database;
     DaemonConfig daemon;
@@ -198,6 +225,7 @@ struct Config {
     AccessConfig access;
     SshConfig ssh;
     OfflineConfig offline;
+    OtpConfig otp;
     std::string path;                    // the file it was read from
 };
 

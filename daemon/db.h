@@ -37,6 +37,13 @@ struct MemberRow {
     std::string username;
 };
 
+// A confirmed django-otp TOTP device (passwords/totp.h reads these fields).
+struct TotpDeviceRow {
+    int64_t id = 0;
+    std::string key;        // hex: a secret like a hash; never leaves the daemon (wipe it)
+    int64_t step = 30, t0 = 0, digits = 6, tolerance = 1, drift = 0, last_t = -1;
+};
+
 class DbUnavailable : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -86,6 +93,18 @@ public:
     virtual void set_password(int64_t user_id, std::string_view encoded) = 0;
     virtual void set_last_login(int64_t user_id) = 0;
 
+    // django-otp: the user's confirmed TOTP devices, in id order.
+    // A Database without them fails closed.
+    virtual std::vector<TotpDeviceRow> totp_devices(int64_t /*user_id*/) {
+        throw DbQueryError("one-time code devices are not available from this database");
+    }
+    // Stores an accepted code's step and drift, only if the device's last_t
+    // is still below `t` (one statement: of two logins with the same code,
+    // one wins). True when the row was changed.
+    virtual bool totp_accept(int64_t /*device_id*/, int64_t /*t*/, int64_t /*drift*/) {
+        throw DbQueryError("one-time code devices are not available from this database");
+    }
+
     // A trivial query: is the database reachable?
     virtual void ping() = 0;
     // "sqlite3 /srv/site/db.sqlite3" or "postgresql dbname@host": for logs.
@@ -94,6 +113,9 @@ public:
     // ending in a newline; none by default (the engines leave it to
     // GuardedDatabase).
     virtual std::string status_lines() const { return {}; }
+    // Whether set_password and set_last_login go to another server than the
+    // reads (a primary, with reads on a replica).
+    virtual bool writes_elsewhere() const { return false; }
 };
 
 }  // namespace dj::db

@@ -37,22 +37,44 @@ bool wait_socket(PGconn* c, bool for_write, Clock::time_point deadline) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> PostgresEngine::conninfo(const DatabaseConfig& cfg) {
-    std::vector<std::pair<std::string, std::string>> kv;
-    // Extra conninfo first, parsed by libpq itself; our own keys override.
-    if (!cfg.options.empty()) {
-        char* err = nullptr;
-        PQconninfoOption* opts = PQconninfoParse(cfg.options.c_str(), &err);
-        if (!opts) {
-            std::string why = one_line(err);
-            if (err) PQfreemem(err);
-            throw std::invalid_argument("database.options: " + why);
-        }
-        for (PQconninfoOption* o = opts; o->keyword; ++o)
-            if (o->val && *o->val) kv.emplace_back(o->keyword, o->val);
-        PQconninfoFree(opts);
+namespace {
+
+// Keyword/value pairs of a conninfo string, parsed by libpq itself.
+PostgresEngine::Params parse_conninfo(const std::string& text, const char* what) {
+    PostgresEngine::Params kv;
+    if (text.empty()) return kv;
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(text.c_str(), &err);
+    if (!opts) {
+        std::string why = one_line(err);
+        if (err) PQfreemem(err);
+        throw std::invalid_argument(std::string(what) + ": " + why);
     }
-    auto set = [&kv](const char* k, const std::string& v) {
+    for (PQconninfoOption* o = opts; o->keyword; ++o)
+        if (o->val && *o->val) kv.emplace_back(o->keyword, o->val);
+    PQconninfoFree(opts);
+    return kv;
+}
+
+// "postgresql NAME@HOST:PORT", for log lines (never the password).
+std::string describe_of(const PostgresEngine::Params& params) {
+    auto value = [&params](const char* key) {
+        for (const auto& [k, v] : params)
+            if (k == key) return v;
+        return std::string();
+    };
+    std::string d = "postgresql " + value("dbname");
+    if (!value("host").empty()) d += "@" + value("host");
+    if (!value("port").empty()) d += ":" + value("port");
+    return d;
+}
+
+}  // namespace
+
+PostgresEngine::Params PostgresEngine::conninfo(const DatabaseConfig& cfg, const std::string& over) {
+    // Extra conninfo first; our own keys override; then `over`'s.
+    Params kv = parse_conninfo(cfg.options, "database.options");
+    auto set = [&kv](const std::string& k, const std::string& v) {
         if (v.empty()) return;
         for (auto& p : kv)
             if (p.first == k) {
@@ -68,46 +90,46 @@ std::vector<std::pair<std::string, std::string>> PostgresEngine::conninfo(const 
     set("port", cfg.port);
     set("connect_timeout", std::to_string(cfg.connect_timeout));
     set("application_name", "django-authd");
+    for (const auto& [k, v] : parse_conninfo(over, "database.replica or database.listen")) set(k, v);
     return kv;
 }
 
-PostgresEngine::PostgresEngine(const DatabaseConfig& cfg, int pool_size)
-    : params_(conninfo(cfg)),
-      query_timeout_ms_(cfg.query_timeout * 1000),
-      pool_(size_t(pool_size)) {
-    describe_ = "postgresql " + cfg.name;
-    if (!cfg.host.empty()) describe_ += "@" + cfg.host;
-    if (!cfg.port.empty()) describe_ += ":" + cfg.port;
-}
-
-PostgresEngine::~PostgresEngine() = default;
-
-PGconn* PostgresEngine::connect() {
+PGconn* PostgresEngine::connect_params(const Params& params) {
     std::vector<const char*> keys, values;
-    for (auto& [k, v] : params_) {
+    for (auto& [k, v] : params) {
         keys.push_back(k.c_str());
         values.push_back(v.c_str());
     }
     keys.push_back(nullptr);
     values.push_back(nullptr);
-    // expand_dbname = 0: the database name is a name, never a conninfo string.
-    PGconn* c = PQconnectdbParams(keys.data(), values.data(), 0);
-    if (!c) throw DbUnavailable(describe_ + ": out of memory");
+    return PQconnectdbParams(keys.data(), values.data(), 0);
+}
+
+PostgresEngine::PostgresEngine(const DatabaseConfig& cfg, int pool_size)
+    : query_timeout_ms_(cfg.query_timeout * 1000) {
+    auto primary = conninfo(cfg);
+    if (cfg.replica.empty()) {
+        reads_ = std::make_unique<Route>(primary, describe_of(primary), size_t(pool_size));
+    } else {
+        auto replica = conninfo(cfg, cfg.replica);
+        reads_ = std::make_unique<Route>(replica, describe_of(replica), size_t(pool_size));
+        writes_ = std::make_unique<Route>(primary, describe_of(primary), size_t(pool_size));
+    }
+}
+
+PostgresEngine::~PostgresEngine() = default;
+
+PGconn* PostgresEngine::connect(Route& route) {
+    PGconn* c = connect_params(route.params);
+    if (!c) throw DbUnavailable(route.describe + ": out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
         // libpq's connection errors never include the password.
         std::string why = one_line(PQerrorMessage(c));
         PQfinish(c);
-        throw DbUnavailable(describe_ + ": " + why);
+        throw DbUnavailable(route.describe + ": " + why);
     }
     PQsetnonblocking(c, 1);
     return c;
-}
-
-void PostgresEngine::release(PGconn* c, bool healthy) {
-    if (healthy && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE)
-        pool_.put(c);
-    else
-        PQfinish(c);
 }
 
 namespace {
@@ -220,26 +242,37 @@ bool PostgresEngine::run_on(PGconn* c, const std::string& sql, const std::vector
 }
 
 std::vector<Row> PostgresEngine::run(const std::string& sql, const std::vector<Param>& params) {
+    return run_in(*reads_, sql, params);
+}
+
+std::vector<Row> PostgresEngine::write(const std::string& sql, const std::vector<Param>& params) {
+    return run_in(writes_ ? *writes_ : *reads_, sql, params);
+}
+
+std::vector<Row> PostgresEngine::run_in(Route& route, const std::string& sql, const std::vector<Param>& params) {
     // A pooled connection may have died (server restart): retry once on a
     // fresh one. A fresh connection that fails is final.
     for (int attempt = 0; attempt < 2; ++attempt) {
-        PGconn* c = pool_.take();
+        PGconn* c = route.pool.take();
         const bool reused = c != nullptr;
-        if (!c) c = connect();  // throws DbUnavailable
+        if (!c) c = connect(route);  // throws DbUnavailable
         std::vector<Row> rows;
         std::string error;
         bool sql_error = false;
         bool conn_ok = run_on(c, sql, params, rows, error, sql_error);
         if (conn_ok) {
-            release(c, true);
-            if (sql_error) throw DbQueryError(describe_ + ": " + error);
+            if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE)
+                route.pool.put(c);
+            else
+                PQfinish(c);
+            if (sql_error) throw DbQueryError(route.describe + ": " + error);
             return rows;
         }
         PQfinish(c);
         bool timeout = error.rfind("statement timed out", 0) == 0;
-        if (!reused || timeout) throw DbUnavailable(describe_ + ": " + error);
+        if (!reused || timeout) throw DbUnavailable(route.describe + ": " + error);
     }
-    throw DbUnavailable(describe_ + ": connection lost");
+    throw DbUnavailable(route.describe + ": connection lost");
 }
 
 std::string PostgresEngine::now_timestamp() const {
@@ -253,6 +286,8 @@ std::string PostgresEngine::now_timestamp() const {
     return buf;
 }
 
-std::string PostgresEngine::describe() const { return describe_; }
+std::string PostgresEngine::describe() const {
+    return writes_ ? writes_->describe + ", reads from " + reads_->describe : reads_->describe;
+}
 
 }  // namespace dj::db

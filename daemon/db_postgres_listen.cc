@@ -52,8 +52,10 @@ struct Conn {
     }
 };
 
-PGconn* connect(const DatabaseConfig& cfg, std::string& error) {
-    auto params = PostgresEngine::conninfo(cfg);
+// A connection of the listener's own: to [database] with [database] listen
+// over it (`over`: the listen keywords, or the replica's).
+PGconn* connect(const DatabaseConfig& cfg, const std::string& over, const char* name, std::string& error) {
+    auto params = PostgresEngine::conninfo(cfg, over);
     auto set = [&params](const char* k, const char* v, bool override_given) {
         for (auto& p : params)
             if (p.first == k) {
@@ -66,15 +68,8 @@ PGconn* connect(const DatabaseConfig& cfg, std::string& error) {
     set("keepalives_idle", "10", false);
     set("keepalives_interval", "5", false);
     set("keepalives_count", "3", false);
-    set("application_name", "django-authd listen", true);
-    std::vector<const char*> keys, values;
-    for (auto& [k, v] : params) {
-        keys.push_back(k.c_str());
-        values.push_back(v.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    PGconn* c = PQconnectdbParams(keys.data(), values.data(), 0);
+    set("application_name", name, true);
+    PGconn* c = PostgresEngine::connect_params(params);
     if (c && PQstatus(c) == CONNECTION_OK && PQsetnonblocking(c, 1) == 0) return c;
     error = c ? one_line(PQerrorMessage(c)) : "out of memory";
     if (c) PQfinish(c);
@@ -118,14 +113,48 @@ std::vector<std::string> take_notifies(PGconn* c) {
     return out;
 }
 
+// With reads on a replica ([database] replica), an answer dropped at a
+// notification would be read again from a replica that may not have replayed
+// the change yet, and kept for the ttl. So before dropping, the listener
+// waits until its replica connection has replayed the primary's WAL position
+// of now (after the commit: notifications are sent at commit), at most
+// kReplicaWait. `replica` is connected on first use and kept.
+constexpr auto kReplicaWait = std::chrono::seconds(5);
+
+void wait_for_replica(PGconn* primary, Conn& replica, const DatabaseConfig& cfg, std::stop_token stop) {
+    std::string lsn, error, value;
+    if (!exec(primary, "SELECT pg_catalog.pg_current_wal_lsn()", lsn, error) ||
+        lsn.find_first_not_of("0123456789ABCDEFabcdef/") != std::string::npos || lsn.empty()) {
+        log::say(LOG_WARNING, "change notifications: no WAL position from the primary (%s)", error.c_str());
+        return;
+    }
+    // Not a replica (NULL replay position): nothing to wait for.
+    const std::string sql =
+        "SELECT coalesce(pg_catalog.pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn, true)";
+    const auto deadline = Clock::now() + kReplicaWait;
+    while (Clock::now() < deadline) {
+        if (!replica.c) replica.c = connect(cfg, cfg.replica, "django-authd replica check", error);
+        if (!replica.c || !exec(replica.c, sql.c_str(), value, error)) {
+            replica.close();
+            log::say(LOG_WARNING, "change notifications: cannot ask the replica how far it is (%s)", error.c_str());
+            return;
+        }
+        if (value == "t") return;
+        if (nap(stop, std::chrono::milliseconds(10))) return;
+    }
+    log::say(LOG_WARNING, "change notifications: the replica is more than %d s behind the primary",
+             int(kReplicaWait.count()));
+}
+
 }  // namespace
 
 void listen_postgres(const DatabaseConfig& cfg, std::stop_token stop, Invalidation& inv) {
     bool said_absent = false, said_down = false;
+    Conn replica;
     while (!stop.stop_requested()) {
         Conn conn;
         std::string error, value;
-        conn.c = connect(cfg, error);
+        conn.c = connect(cfg, cfg.listen, "django-authd listen", error);
         if (!conn.c) {
             if (!said_down) log::say(LOG_WARNING, "change notifications: cannot connect (%s); retrying", error.c_str());
             said_down = true;
@@ -160,24 +189,31 @@ void listen_postgres(const DatabaseConfig& cfg, std::stop_token stop, Invalidati
         inv.everything("listening for database changes");
         log::say(LOG_INFO, "change notifications: listening on channel %s", kChannel);
         for (;;) {
-            pollfd p{PQsocket(conn.c), POLLIN, 0};
-            const int r = poll(&p, 1, 500);
-            if (stop.stop_requested()) return;
-            if (r < 0 && errno != EINTR) {
-                error = "poll failed";
-                break;
-            }
-            if (r <= 0) continue;
-            if (!PQconsumeInput(conn.c) || PQstatus(conn.c) != CONNECTION_OK) {
-                error = one_line(PQerrorMessage(conn.c));
-                break;
-            }
-            // Stray results (none are expected) are read and dropped.
-            while (!PQisBusy(conn.c))
-                if (PGresult* res = PQgetResult(conn.c)) PQclear(res);
-                else break;
+            // Notifications libpq has read already (while a query ran) come
+            // first: poll() would not wake for them.
             auto payloads = take_notifies(conn.c);
-            if (!payloads.empty()) inv.notified(payloads);
+            if (payloads.empty()) {
+                pollfd p{PQsocket(conn.c), POLLIN, 0};
+                const int r = poll(&p, 1, 500);
+                if (stop.stop_requested()) return;
+                if (r < 0 && errno != EINTR) {
+                    error = "poll failed";
+                    break;
+                }
+                if (r <= 0) continue;
+                if (!PQconsumeInput(conn.c) || PQstatus(conn.c) != CONNECTION_OK) {
+                    error = one_line(PQerrorMessage(conn.c));
+                    break;
+                }
+                // Stray results (none are expected) are read and dropped.
+                while (!PQisBusy(conn.c))
+                    if (PGresult* res = PQgetResult(conn.c)) PQclear(res);
+                    else break;
+                payloads = take_notifies(conn.c);
+                if (payloads.empty()) continue;
+            }
+            if (!cfg.replica.empty()) wait_for_replica(conn.c, replica, cfg, stop);
+            inv.notified(payloads);
         }
         // Whatever was notified while the connection was going is lost: no
         // cached answer is fresh now; listening again flushes them.

@@ -167,10 +167,16 @@ std::vector<std::string> GuardedDatabase::keys_of_user(int64_t user_id) {
     return guarded([&] { return inner_->keys_of_user(user_id); });
 }
 void GuardedDatabase::set_password(int64_t user_id, std::string_view encoded) {
-    guarded([&] { inner_->set_password(user_id, encoded); });
+    guarded_write([&] { inner_->set_password(user_id, encoded); });
 }
 void GuardedDatabase::set_last_login(int64_t user_id) {
-    guarded([&] { inner_->set_last_login(user_id); });
+    guarded_write([&] { inner_->set_last_login(user_id); });
+}
+std::vector<TotpDeviceRow> GuardedDatabase::totp_devices(int64_t user_id) {
+    return guarded([&] { return inner_->totp_devices(user_id); });
+}
+bool GuardedDatabase::totp_accept(int64_t device_id, int64_t t, int64_t drift) {
+    return guarded_write([&] { return inner_->totp_accept(device_id, t, drift); });
 }
 void GuardedDatabase::ping() {
     guarded([&] { inner_->ping(); });

@@ -42,8 +42,11 @@ public:
     std::vector<std::string> keys_of_user(int64_t user_id) override;
     void set_password(int64_t user_id, std::string_view encoded) override;
     void set_last_login(int64_t user_id) override;
+    std::vector<TotpDeviceRow> totp_devices(int64_t user_id) override;
+    bool totp_accept(int64_t device_id, int64_t t, int64_t drift) override;
     void ping() override;
     std::string describe() const override;
+    bool writes_elsewhere() const override { return inner_->writes_elsewhere(); }
     // database_available, database_unavailable_since (Unix time, 0 while
     // available), database_error, database_outages, database_refused.
     std::string status_lines() const override;
@@ -74,6 +77,15 @@ private:
             unreachable(e.what());
             throw;
         }
+    }
+    // A write: guarded() unless writes go to another server than reads (a
+    // primary, with reads on a replica): then its failures say nothing of
+    // the replica and do not open the breaker, which guards reads.
+    template <class F>
+    auto guarded_write(F&& f) -> decltype(f()) {
+        if (!inner_->writes_elsewhere()) return guarded(std::forward<F>(f));
+        refuse_if_open();
+        return f();
     }
     void refuse_if_open();
     void reached();

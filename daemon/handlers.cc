@@ -39,7 +39,9 @@ Handler::Handler(const Config& cfg, db::Database& db, Hashers& hashers, Cache& c
     }
 }
 
-bool Handler::is_auth_op(Op op) { return op == Op::Authenticate || op == Op::ChangePassword; }
+bool Handler::is_auth_op(Op op) {
+    return op == Op::Authenticate || op == Op::AuthenticateWithCode || op == Op::ChangePassword;
+}
 
 bool Handler::is_lookup_op(Op op) {
     return op == Op::PwByName || op == Op::PwByUid || op == Op::PwList || op == Op::GrByName || op == Op::GrByGid ||
@@ -74,7 +76,8 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
                 w.u32(proto::kProtocolVersion);
                 return Reply{std::move(w.finish()), false};
             }
-            case Op::Authenticate: return authenticate(r, peer);
+            case Op::Authenticate: return authenticate(r, peer, false);
+            case Op::AuthenticateWithCode: return authenticate(r, peer, true);
             case Op::Account:
                 // Staff, superuser, groups and permissions: for those who may log users in.
                 if (!trusted_caller(op, peer)) return with_text(op, Status::Denied, "caller not allowed");

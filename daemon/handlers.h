@@ -4,10 +4,10 @@
 // calls handle() on a worker thread; unit tests call it directly.
 //
 // One class, in a file per kind of op it serves: handlers.cc (dispatch),
-// handlers_auth.cc (Authenticate, Account, ChangePassword), handlers_lookup.cc
-// (users and groups), handlers_admin.cc (Stats, throttle, refreshes),
-// handlers_offline.cc (answers while the database cannot be reached),
-// handlers_ssh.cc (AuthorizedKeys).
+// handlers_auth.cc (Authenticate, AuthenticateWithCode, Account,
+// ChangePassword), handlers_lookup.cc (users and groups), handlers_admin.cc
+// (Stats, throttle, refreshes), handlers_offline.cc (answers while the
+// database cannot be reached), handlers_ssh.cc (AuthorizedKeys).
 #pragma once
 
 #include <atomic>
@@ -89,7 +89,14 @@ public:
     void count_connection() { connections_++; }
 
 private:
-    Reply authenticate(proto::Reader& r, const Peer& peer);
+    Reply authenticate(proto::Reader& r, const Peer& peer, bool with_code);
+    // What the two authentication ops send; the strings are wiped by the op.
+    struct Login {
+        std::string user, password, service, rhost;
+        uint32_t otp = 0;                   // proto::OtpFlags; 0: no codes asked
+        const std::string* code = nullptr;  // AuthenticateWithCode's code
+    };
+    Reply login(proto::Op op, Login& l, const Peer& peer);
     Reply account(proto::Reader& r);
     Reply change_password(proto::Reader& r, const Peer& peer);
     Reply lookup(proto::Op op, proto::Reader& r, std::string_view frame);

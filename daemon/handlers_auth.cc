@@ -1,4 +1,5 @@
-// Handler: the authentication ops (Authenticate, Account, ChangePassword),
+// Handler: the authentication ops (Authenticate, AuthenticateWithCode, Account,
+// ChangePassword),
 // who may log in ([access], require_group), and the throttle's counting.
 #include "daemon/handlers.h"
 #include "daemon/handlers_internal.h"
@@ -7,25 +8,57 @@
 
 #include "daemon/cache_tags.h"
 #include "daemon/log.h"
+#include "daemon/otp.h"
 
 namespace dj {
 
 using namespace handler_internal;
 
-Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
-    const Op op = Op::Authenticate;
-    std::string user = r.str(), password = r.str(), service = r.str(), rhost = r.str();
-    Scrub scrub{password};
+// Authenticate: user, password, service, rhost [, u32 otp];
+// AuthenticateWithCode: user, password, code, service, rhost.
+Reply Handler::authenticate(proto::Reader& r, const Peer& peer, bool with_code) {
+    const Op op = with_code ? Op::AuthenticateWithCode : Op::Authenticate;
+    Login l;
+    std::string code;
+    Scrub scrub{l.password}, scrub_code{code};
+    l.user = r.str();
+    l.password = r.str();
+    if (with_code) {
+        code = r.str();
+        l.code = &code;
+    }
+    l.service = r.str();
+    l.rhost = r.str();
+    // The one-time code policy: a u32 at the end, from modules that ask for codes.
+    if (!with_code && r.ok() && !r.at_end()) {
+        l.otp = r.u32();
+        if (l.otp == 0) return status_only(op, Status::BadRequest);
+    }
     if (!r.at_end()) return status_only(op, Status::BadRequest);
+    return login(op, l, peer);
+}
+
+// Authenticate and AuthenticateWithCode: who may ask, the throttle, who may
+// log in, the password, and with [otp] the one-time code (common/protocol.h).
+Reply Handler::login(Op op, Login& l, const Peer& peer) {
     if (!clients_.allows(peer)) {
         denied_++;
-        log::say(LOG_WARNING, "authenticate refused: caller uid %u pid %d is not an auth client",
+        log::say(LOG_WARNING, "%s refused: caller uid %u pid %d is not an auth client", proto::op_name(op),
                  unsigned(peer.uid), int(peer.pid));
         return status_only(op, Status::Denied);
     }
-    const std::string who = "user=" + log::printable(user) + " service=" + log::printable(service) +
-                            " rhost=" + log::printable(rhost) + " uid=" + std::to_string(peer.uid);
-    const std::string client = Throttle::client_key(peer.uid, rhost);
+    const bool with_otp = l.otp != 0 || l.code != nullptr;
+    // Off in the daemon: nobody can tell who has a device, so no answer
+    // could be right (before any hash: nothing is learnt).
+    if (with_otp && !cfg_.otp.enabled) {
+        log::say(LOG_WARNING, "%s refused: the PAM module asks for one-time codes, but [otp] is off",
+                 proto::op_name(op));
+        return status_only(op, Status::Disabled);
+    }
+    const std::string& user = l.user;
+    const std::string who = "user=" + log::printable(user) + " service=" + log::printable(l.service) +
+                            " rhost=" + log::printable(l.rhost) + " uid=" + std::to_string(peer.uid);
+    const std::string client = Throttle::client_key(peer.uid, l.rhost);
 
     std::optional<db::UserRow> u;
     try {
@@ -33,8 +66,11 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
     } catch (const db::DbQueryError&) {
         throw;
     } catch (const db::DbUnavailable&) {
-        // The database cannot be reached: the offline credentials, if any.
-        if (auto reply = authenticate_offline(user, password, service, who, client)) return std::move(*reply);
+        // The database cannot be reached: the offline credentials, if any,
+        // unless the service asks for a one-time code, which only the
+        // database can check (no second factor is ever skipped).
+        if (!with_otp)
+            if (auto reply = authenticate_offline(user, l.password, l.service, who, client)) return std::move(*reply);
         throw;
     }
     offline_seen(user, u);
@@ -48,20 +84,49 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
         w.u32(left);
         return Reply{std::move(w.finish()), false};
     }
-    std::string refusal = login_refusal(u, service);
+    std::string refusal = login_refusal(u, l.service);
     if (!refusal.empty()) {
         // Django runs the preferred hasher once for an unknown or inactive
         // user, so the time taken does not tell who exists; a user hidden by
         // the host's names or left out by [access] looks the same.
         if (u) wipe(u->password);
-        hashers_.dummy_hash(password);
+        hashers_.dummy_hash(l.password);
         auth_fail_++;
         log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(), refusal.c_str());
         count_failure(tkey, client, label);
         return status_only(op, Status::NoUser);
     }
     Scrub scrub_hash{u->password};
-    VerifyResult v = hashers_.verify(password, u->password);
+    otp::Devices devices;
+    if (with_otp) devices = otp::devices_of(db_, u->id);
+
+    // The password, or with kOtpConcat and a device, the password before
+    // the code (one split per code length the user's devices have).
+    std::string password_part, concat_code;
+    Scrub s1{password_part}, s2{concat_code};
+    const bool concat = (l.otp & proto::kOtpConcat) && !l.code && !devices.empty();
+    VerifyResult v;
+    if (concat) {
+        bool tried = false;
+        for (int64_t digits : devices.code_lengths()) {
+            if (l.password.size() <= size_t(digits)) continue;
+            const size_t cut = l.password.size() - size_t(digits);
+            wipe(password_part);
+            password_part.assign(l.password, 0, cut);
+            tried = true;
+            v = hashers_.verify(password_part, u->password);
+            if (v.ok()) {
+                concat_code.assign(l.password, cut, std::string::npos);
+                break;
+            }
+        }
+        if (!tried) {
+            hashers_.dummy_hash(l.password);   // too short for any split: one hash all the same
+            v.status = VerifyStatus::Mismatch;
+        }
+    } else {
+        v = hashers_.verify(l.password, u->password);
+    }
     if (!v.ok()) {
         // An unusable ('!') or unparseable value cost one hash in verify(), as in Django.
         auth_fail_++;
@@ -72,14 +137,41 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
         count_failure(tkey, client, label);
         return status_only(op, Status::WrongPassword);
     }
+    if (with_otp) {
+        const std::string* code = l.code ? l.code : concat ? &concat_code : nullptr;
+        if (!code && devices.empty() && (l.otp & proto::kOtpRequired)) {
+            // Neither a success nor a failure: the password is right, but
+            // this service wants a second factor the user has not set up.
+            log::say(LOG_NOTICE, "authentication refused: %s: a one-time code is required and the user has no "
+                                 "confirmed device", who.c_str());
+            return status_only(op, Status::PermDenied);
+        }
+        if (!code && !devices.empty()) {
+            // No success counted, no last_login: the code decides.
+            log::say(LOG_INFO, "password accepted, one-time code required: %s", who.c_str());
+            return status_only(op, Status::CodeRequired);
+        }
+        if (code) {
+            int64_t device = 0;
+            if (devices.empty() || !otp::accept_code(db_, cfg_.otp, devices, *code, otp::now_seconds(), device)) {
+                auth_fail_++;
+                log::say(LOG_NOTICE, "authentication failed: %s: %s", who.c_str(),
+                         devices.empty() ? "a code was given but the user has no confirmed device"
+                                         : "wrong or already used one-time code");
+                count_failure(tkey, client, label);
+                return status_only(op, Status::WrongPassword);
+            }
+            log::say(LOG_INFO, "one-time code accepted: %s device=%lld", who.c_str(), static_cast<long long>(device));
+        }
+    }
     throttle_.success(tkey);
     auth_ok_++;
     log::say(LOG_INFO, "authenticated: %s", who.c_str());
     // Optional writes; a failure here does not undo the successful check.
     if (cfg_.passwords.rehash_on_login && v.must_update) {
         try {
-            std::string encoded = hashers_.encode(password);
-            Scrub s2{encoded};
+            std::string encoded = hashers_.encode(concat ? password_part : l.password);
+            Scrub s3{encoded};
             db_.set_password(u->id, encoded);
             wipe(u->password);
             u->password = encoded;  // what the offline record is checked against now
@@ -96,7 +188,7 @@ Reply Handler::authenticate(proto::Reader& r, const Peer& peer) {
             log::say(LOG_WARNING, "last_login of user=%s not updated: %s", log::printable(user).c_str(), e.what());
         }
     }
-    offline_login(*u, password);
+    offline_login(*u, concat ? password_part : l.password);
     return status_only(op, Status::Ok);
 }
 

@@ -185,10 +185,10 @@ int run(int argc, char** argv) {
     // The shared lookup cache beside the socket, created before privileges
     // are dropped (like the socket) so that readers trust its owner.
     std::unique_ptr<dj::SharedCacheWriter> shared;
-    if (cfg.cache.positive_ttl > 0 && !cfg.daemon.socket.empty()) {
+    if (cfg.cache.positive_ttl > 0 && cfg.cache.shared_slots > 0 && !cfg.daemon.socket.empty()) {
         std::string cache_error;
-        shared = dj::SharedCacheWriter::create(dj::shared_cache::path_for_socket(cfg.daemon.socket), dj::shared_cache::kDefaultSlotSize,
-                                         dj::shared_cache::kDefaultSlotCount, cache_error);
+        shared = dj::SharedCacheWriter::create(dj::shared_cache::path_for_socket(cfg.daemon.socket),
+                                               cfg.cache.shared_slot_size, cfg.cache.shared_slots, cache_error);
         if (!shared) dj::log::say(LOG_WARNING, "shared cache off: %s", cache_error.c_str());
     }
     // The offline credentials' directory, the daemon user's (the Debian
@@ -227,7 +227,9 @@ int run(int argc, char** argv) {
         }
     }
 
-    const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login || cfg.passwords.update_last_login;
+    // [otp] stores each accepted code's step (django-otp's last_t).
+    const bool writable = cfg.passwords.allow_change || cfg.passwords.rehash_on_login ||
+                          cfg.passwords.update_last_login || cfg.otp.enabled;
     std::unique_ptr<dj::db::Database> db;
     try {
         // Behind the circuit breaker: a database that does not answer costs

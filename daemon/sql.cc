@@ -6,6 +6,7 @@
 #include "daemon/db_postgres.h"
 #include "daemon/db_sqlite.h"
 #include "daemon/mysql_plugin.h"
+#include "passwords/hashers.h"
 
 namespace dj::db {
 namespace {
@@ -103,10 +104,22 @@ Statements build_statements(const Schema& s, Placeholder style) {
         st.set_last_login = "UPDATE " + ut + " SET " + q(s.user_last_login) + " = $2 WHERE " +
                             q(s.user_id) + " = $1";
     st.ping = "SELECT 1";
+    // django-otp's TOTPDevice. The UPDATE is the replay guard: it changes
+    // the row only while last_t is below the accepted step, and says so by
+    // returning the id (SQLite 3.35+, PostgreSQL; [otp] is refused on MySQL).
+    const std::string tt = q(s.totp_table);
+    st.totp_devices = "SELECT " + col("d", s.totp_id) + ", " + col("d", s.totp_key) + ", " + col("d", s.totp_step) +
+                      ", " + col("d", s.totp_t0) + ", " + col("d", s.totp_digits) + ", " +
+                      col("d", s.totp_tolerance) + ", " + col("d", s.totp_drift) + ", " + col("d", s.totp_last_t) +
+                      " FROM " + tt + " d WHERE " + col("d", s.totp_user) + " = $1 AND " +
+                      col("d", s.totp_confirmed) + " ORDER BY " + col("d", s.totp_id);
+    st.totp_accept = "UPDATE " + tt + " SET " + q(s.totp_last_t) + " = $2, " + q(s.totp_drift) + " = $3 WHERE " +
+                     q(s.totp_id) + " = $1 AND " + q(s.totp_last_t) + " < $2 RETURNING " + q(s.totp_id);
 
     for (std::string* p : {&st.user_by_name, &st.user_by_id, &st.users_after, &st.passwords_after, &st.group_by_name,
                            &st.group_by_id, &st.groups_after, &st.active_members, &st.groups_of_user,
-                           &st.permissions_of_user, &st.keys_of_user, &st.set_password, &st.set_last_login})
+                           &st.permissions_of_user, &st.keys_of_user, &st.set_password, &st.set_last_login,
+                           &st.totp_devices, &st.totp_accept})
         *p = styled(*p, style);
     return st;
 }
@@ -235,13 +248,46 @@ std::vector<std::string> SqlDatabase::keys_of_user(int64_t user_id) {
 }
 
 void SqlDatabase::set_password(int64_t user_id, std::string_view encoded) {
-    engine_->run(st_.set_password, {Param::integer(user_id), Param::text(encoded)});
+    engine_->write(st_.set_password, {Param::integer(user_id), Param::text(encoded)});
 }
 
 void SqlDatabase::set_last_login(int64_t user_id) {
     if (st_.set_last_login.empty()) return;
     std::string now = engine_->now_timestamp();
-    engine_->run(st_.set_last_login, {Param::integer(user_id), Param::text(now)});
+    engine_->write(st_.set_last_login, {Param::integer(user_id), Param::text(now)});
+}
+
+std::vector<TotpDeviceRow> SqlDatabase::totp_devices(int64_t user_id) {
+    auto rows = engine_->run(st_.totp_devices, {Param::integer(user_id)});
+    std::vector<TotpDeviceRow> out;
+    for (auto& r : rows) {
+        if (r.size() < 8) {
+            for (auto& f : r) wipe(f);
+            throw DbQueryError("unexpected column count");
+        }
+        TotpDeviceRow d;
+        d.key = std::move(r[1]);
+        try {
+            d.id = to_i64(r[0]);
+            d.step = to_i64(r[2]);
+            d.t0 = to_i64(r[3]);
+            d.digits = to_i64(r[4]);
+            d.tolerance = to_i64(r[5]);
+            d.drift = to_i64(r[6]);
+            d.last_t = to_i64(r[7]);
+        } catch (...) {
+            wipe(d.key);
+            for (auto& x : out) wipe(x.key);
+            throw;
+        }
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+bool SqlDatabase::totp_accept(int64_t device_id, int64_t t, int64_t drift) {
+    auto rows = engine_->write(st_.totp_accept, {Param::integer(device_id), Param::integer(t), Param::integer(drift)});
+    return !rows.empty();
 }
 
 void SqlDatabase::ping() { engine_->run(st_.ping, {}); }

@@ -32,6 +32,7 @@ struct Statements {
     std::string group_by_name, group_by_id, groups_after;
     std::string active_members, groups_of_user, permissions_of_user, keys_of_user;
     std::string set_password, set_last_login, ping;
+    std::string totp_devices, totp_accept;   // django-otp ([otp])
 };
 Statements build_statements(const Schema& s, Placeholder style);
 
@@ -40,6 +41,13 @@ public:
     virtual ~Engine() = default;
     // Runs one statement; throws DbUnavailable on any failure.
     virtual std::vector<Row> run(const std::string& sql, const std::vector<Param>& params) = 0;
+    // Runs a statement that changes the database (on the primary when reads
+    // go to a replica).
+    virtual std::vector<Row> write(const std::string& sql, const std::vector<Param>& params) {
+        return run(sql, params);
+    }
+    // Whether write() goes to another server than run().
+    virtual bool writes_elsewhere() const { return false; }
     // Text for set_last_login: the engine's timestamp format for "now".
     virtual std::string now_timestamp() const = 0;
     virtual std::string describe() const = 0;
@@ -62,8 +70,11 @@ public:
     std::vector<std::string> keys_of_user(int64_t user_id) override;
     void set_password(int64_t user_id, std::string_view encoded) override;
     void set_last_login(int64_t user_id) override;
+    std::vector<TotpDeviceRow> totp_devices(int64_t user_id) override;
+    bool totp_accept(int64_t device_id, int64_t t, int64_t drift) override;
     void ping() override;
     std::string describe() const override;
+    bool writes_elsewhere() const override { return engine_->writes_elsewhere(); }
 
 private:
     std::unique_ptr<Engine> engine_;

@@ -95,6 +95,7 @@ Args parse_args(int argc, const char* const* argv) {
         else if (arg == "require_staff") a.require_staff = true;
         else if (arg == "require_superuser") a.require_superuser = true;
         else if (arg == "nodelay") a.fail_delay_ms = 0;
+        else if (arg == "otp_concat") a.otp_concat = true;
         else if (value_of(arg, "socket", v)) {
             if (v.empty() || v.front() != '/' || v.size() >= 108)
                 a.warnings.push_back("socket must be an absolute path shorter than 108 bytes: " +
@@ -124,12 +125,24 @@ Args parse_args(int argc, const char* const* argv) {
                 a.warnings.push_back("require_permission is not app_label.codename "
                                      "(no user can have it): " + printable(arg));
             }
+        } else if (value_of(arg, "otp", v)) {
+            if (v == "off") a.otp = OtpPolicy::Off;
+            else if (v == "if_enrolled") a.otp = OtpPolicy::IfEnrolled;
+            else if (v == "required") a.otp = OtpPolicy::Required;
+            else {
+                // Fail closed: a typo must not turn a second factor off.
+                a.otp = OtpPolicy::Required;
+                a.warnings.push_back("bad otp (off, if_enrolled or required; taken as required): " +
+                                     printable(arg));
+            }
         } else if (value_of(arg, "authtok_type", v)) {
             // read by pam_get_authtok itself
         } else {
             a.warnings.push_back("unknown option: " + printable(arg));
         }
     }
+    if (a.otp_concat && a.otp == OtpPolicy::Off)
+        a.warnings.push_back("otp_concat without otp=if_enrolled or otp=required does nothing");
     return a;
 }
 

@@ -41,6 +41,15 @@
 //                           like pam_unix
 //   authtok_type=TYPE       read by libpam's pam_get_authtok for the
 //                           "New TYPE password:" prompt; accepted here
+//   otp=off|if_enrolled|required
+//                           auth: a one-time code (django-otp TOTP) after
+//                           the password: from users with a confirmed
+//                           device (if_enrolled), or from everyone (required:
+//                           no device, no login). Default off. A bad value
+//                           counts as required (fail closed).
+//   otp_concat              auth, with otp=: no second prompt; the code is
+//                           the end of the password ("password123456"), for
+//                           applications that ask once (HTTP Basic)
 #pragma once
 
 #include <string>
@@ -48,6 +57,8 @@
 #include <vector>
 
 namespace dj::pam {
+
+enum class OtpPolicy { Off, IfEnrolled, Required };
 
 struct Args {
     std::string socket;             // empty: client default
@@ -66,6 +77,8 @@ struct Args {
     std::vector<std::string> require_permissions;   // all of
     unsigned minlen = 8;
     unsigned fail_delay_ms = 2000;                  // 0: no delay
+    OtpPolicy otp = OtpPolicy::Off;
+    bool otp_concat = false;
 
     // Problems found while parsing, one line each, for the log.
     std::vector<std::string> warnings;

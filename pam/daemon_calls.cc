@@ -59,13 +59,26 @@ Reply DaemonCalls::exchange(proto::Op op, std::vector<uint8_t>& frame, bool has_
 }
 
 Reply DaemonCalls::authenticate(std::string_view user, std::string_view password,
-                                std::string_view service, std::string_view rhost) {
+                                std::string_view service, std::string_view rhost, uint32_t otp) {
     proto::Writer w(proto::Op::Authenticate);
     w.str(user);
     w.str(password);
     w.str(clip(service));
     w.str(clip(rhost));
+    if (otp != 0) w.u32(otp);
     return exchange(proto::Op::Authenticate, w.finish(), false);
+}
+
+Reply DaemonCalls::authenticate_with_code(std::string_view user, std::string_view password,
+                                          std::string_view code, std::string_view service,
+                                          std::string_view rhost) {
+    proto::Writer w(proto::Op::AuthenticateWithCode);
+    w.str(user);
+    w.str(password);
+    w.str(code);
+    w.str(clip(service));
+    w.str(clip(rhost));
+    return exchange(proto::Op::AuthenticateWithCode, w.finish(), false);
 }
 
 Reply DaemonCalls::account(std::string_view user, const std::vector<std::string>& any_of_groups,

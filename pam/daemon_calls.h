@@ -34,8 +34,13 @@ class DaemonCalls {
 public:
     explicit DaemonCalls(client::Options opt, CallFn fn = {});
 
+    // `otp` (proto::OtpFlags) is sent only when not 0: a daemon without
+    // one-time codes then still understands the request.
     Reply authenticate(std::string_view user, std::string_view password,
-                       std::string_view service, std::string_view rhost);
+                       std::string_view service, std::string_view rhost, uint32_t otp = 0);
+    Reply authenticate_with_code(std::string_view user, std::string_view password,
+                                 std::string_view code, std::string_view service,
+                                 std::string_view rhost);
     Reply account(std::string_view user, const std::vector<std::string>& any_of_groups,
                   uint32_t flags, const std::vector<std::string>& permissions,
                   std::string_view service);

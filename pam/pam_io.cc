@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include <security/pam_appl.h>
@@ -67,6 +68,18 @@ int PamHandleIo::message(int style, const std::string& msg) {
     char* resp = nullptr;
     int rc = pam_prompt(pamh_, style, &resp, "%s", msg.c_str());
     if (resp != nullptr) free(resp);
+    return rc;
+}
+
+int PamHandleIo::ask_secret(const std::string& prompt, std::string& answer) {
+    char* resp = nullptr;
+    int rc = pam_prompt(pamh_, PAM_PROMPT_ECHO_OFF, &resp, "%s", prompt.c_str());
+    if (rc == PAM_SUCCESS && resp == nullptr) rc = PAM_CONV_ERR;
+    if (resp != nullptr) {
+        if (rc == PAM_SUCCESS) answer = resp;
+        explicit_bzero(resp, strlen(resp));
+        free(resp);
+    }
     return rc;
 }
 

@@ -48,6 +48,9 @@ public:
     virtual void log(int prio, const std::string& msg) = 0;
     // One conversation message (PAM_ERROR_MSG / PAM_TEXT_INFO).
     virtual int message(int style, const std::string& msg) = 0;
+    // One PAM_PROMPT_ECHO_OFF prompt (a one-time code); on PAM_SUCCESS
+    // `answer` holds what was typed (the caller wipes it).
+    virtual int ask_secret(const std::string& prompt, std::string& answer) = 0;
     // pam_fail_delay.
     virtual void fail_delay(unsigned usec) = 0;
     // getpwnam_r(user) in the calling process, through its nsswitch.conf.
@@ -66,6 +69,7 @@ public:
     std::string item(int item_type) override;
     void log(int prio, const std::string& msg) override;
     int message(int style, const std::string& msg) override;
+    int ask_secret(const std::string& prompt, std::string& answer) override;
     void fail_delay(unsigned usec) override;
     HostUser host_user(const std::string& user, uint32_t& uid) override;
 

@@ -173,6 +173,32 @@ void throttled(Ctx& c, const char* phase, const Reply& r) {
     show_error(c, throttled_message(r.locked_for));
 }
 
+// Authenticate's one-time code policy (common/protocol.h, OtpFlags).
+uint32_t otp_flags(const Args& args) {
+    if (args.otp == OtpPolicy::Off) return 0;
+    return (args.otp == OtpPolicy::Required ? proto::kOtpRequired : proto::kOtpIfEnrolled) |
+           (args.otp_concat ? uint32_t(proto::kOtpConcat) : 0u);
+}
+
+// The password was right and the user has a device: ask for the code and
+// send both again (AuthenticateWithCode); `r` becomes that answer. A code is
+// never checked without its password, so the daemon stays stateless.
+int ask_code(Ctx& c, Secret& pw, Reply& r) {
+    Secret code;
+    if (int rc = c.io.ask_secret("Verification code: ", code.str()); rc != PAM_SUCCESS) {
+        c.io.log(LOG_NOTICE, std::string("authentication failure; cannot get the verification code: ") +
+                                 pam_strerror(nullptr, rc) + "; " + c.who());
+        return conv_code(rc);
+    }
+    if (code.str().size() > proto::kMaxString) {
+        c.io.log(LOG_NOTICE, "authentication failure; verification code too long; " + c.who());
+        return PAM_AUTH_ERR;
+    }
+    c.debug("asking the daemon to check the password and the verification code; " + c.who());
+    r = c.daemon.authenticate_with_code(c.user, pw.str(), code.str(), c.service, c.rhost);
+    return PAM_SUCCESS;
+}
+
 }  // namespace
 
 int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
@@ -204,10 +230,22 @@ int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
     if (int rc = check_ours(c, "authentication"); rc != PAM_SUCCESS) return rc;
 
     c.debug("asking the daemon to authenticate; " + c.who());
-    Reply r = daemon.authenticate(c.user, pw.str(), c.service, c.rhost);
+    const uint32_t otp = otp_flags(args);
+    Reply r = daemon.authenticate(c.user, pw.str(), c.service, c.rhost, otp);
+    if (otp != 0 && r.reached && r.status == Status::CodeRequired) {
+        if (int rc = ask_code(c, pw, r); rc != PAM_SUCCESS) return rc;
+    }
     pw.wipe();
+    if (otp != 0 && r.reached && (r.status == Status::BadRequest || r.status == Status::Disabled)) {
+        // Fail closed: nobody can tell whether this user needs a code.
+        io.log(LOG_ERR, std::string("authentication unavailable; the daemon does not check one-time codes (") +
+                            (r.status == Status::Disabled ? "its [otp] is off" : "it is older than this module") +
+                            "), and this service asks for them (otp=); " + c.who());
+        return args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+    }
     if (is_unavailable(r)) return unavailable(c, "authentication", r);
-    c.user_known = r.status == Status::Ok || r.status == Status::WrongPassword;
+    c.user_known = r.status == Status::Ok || r.status == Status::WrongPassword ||
+                   (otp != 0 && r.status == Status::PermDenied);
     switch (r.status) {
         case Status::Ok:
             io.log(LOG_INFO, "authentication success; " + c.who());
@@ -221,6 +259,11 @@ int authenticate(PamIo& io, DaemonCalls& daemon, const Args& args, int flags) {
         case Status::Throttled:
             throttled(c, "authentication", r);
             return PAM_MAXTRIES;
+        case Status::PermDenied:
+            if (otp == 0) return unexpected(c, "authentication", r);
+            io.log(LOG_NOTICE, "authentication failure; otp=required and the user has no confirmed "
+                               "one-time code device; " + c.who());
+            return PAM_PERM_DENIED;
         default:
             return unexpected(c, "authentication", r);
     }

@@ -12,6 +12,13 @@
 //              (messages.h); daemon down, database down,
 //              caller refused (Denied), version mismatch -> PAM_AUTHINFO_UNAVAIL;
 //              anything unexpected -> PAM_SERVICE_ERR.
+//              With otp= (args.h): CodeRequired -> the "Verification code: "
+//              prompt (PAM_PROMPT_ECHO_OFF), then AuthenticateWithCode, whose
+//              answer maps as above (a wrong code is WrongPassword ->
+//              PAM_AUTH_ERR); PermDenied (otp=required, no confirmed device)
+//              -> PAM_PERM_DENIED; a daemon that does not check codes
+//              (BadRequest from an older one, Disabled when its [otp] is
+//              off) -> PAM_AUTHINFO_UNAVAIL: never the password alone.
 //              Without asking the daemon: an empty password -> PAM_AUTH_ERR
 //              (unless nullok and no PAM_DISALLOW_NULL_AUTHTOK); a user name
 //              that cannot exist (empty, leading '+' or '-', control
@@ -48,8 +55,9 @@
 //   ignore_authinfo_unavail turns PAM_AUTHINFO_UNAVAIL into PAM_IGNORE.
 //
 // Auth and account send no conversation message (mod_authnz_pam fails on
-// anything but an echo-off prompt); the password phase does, unless
-// PAM_SILENT.
+// anything but an echo-off prompt; the code prompt is one, but
+// mod_authnz_pam answers it with the password: use otp_concat there); the
+// password phase does, unless PAM_SILENT.
 #pragma once
 
 #include <string>

@@ -14,7 +14,12 @@ ORDER = ["user_table", "user_id", "user_username", "user_password", "user_is_act
          "user_is_superuser", "user_first_name", "user_last_name", "user_last_login", "group_table", "group_id",
          "group_name", "user_groups_table", "user_groups_user", "user_groups_group", "user_perms_table",
          "user_perms_user", "user_perms_perm", "group_perms_table", "group_perms_group", "group_perms_perm",
-         "permission_table", "content_type_table"]
+         "permission_table", "content_type_table", "totp_table", "totp_id", "totp_user", "totp_confirmed",
+         "totp_key", "totp_step", "totp_t0", "totp_digits", "totp_tolerance", "totp_drift", "totp_last_t"]
+# django-otp's TOTPDevice fields behind the totp_* keys ([otp] of django-auth.conf).
+TOTP_FIELDS = [("totp_user", "user"), ("totp_confirmed", "confirmed"), ("totp_key", "key"), ("totp_step", "step"),
+               ("totp_t0", "t0"), ("totp_digits", "digits"), ("totp_tolerance", "tolerance"),
+               ("totp_drift", "drift"), ("totp_last_t", "last_t")]
 
 
 def _field(model, name):
@@ -22,6 +27,24 @@ def _field(model, name):
         return model._meta.get_field(name)
     except FieldDoesNotExist:
         return None
+
+
+def _totp(r, s):
+    """The totp_* keys: django-otp's TOTPDevice as the site has it, or its
+    stock names when django_otp.plugins.otp_totp is not installed."""
+    from django.apps import apps
+    try:
+        model = apps.get_model("otp_totp", "TOTPDevice")
+    except LookupError:
+        s.set("totp_table", "otp_totp_totpdevice")
+        s.set("totp_id", "id")
+        for key, name in TOTP_FIELDS:
+            s.set(key, name + "_id" if name == "user" else name)
+        return
+    r.table("totp_table", model)
+    s.set("totp_id", model._meta.pk.column)
+    for key, name in TOTP_FIELDS:
+        r.column(key, model, name)
 
 
 class _Reader:
@@ -109,6 +132,8 @@ def schema_section(user_model):
         ct = _field(permission, "content_type")
         if ct is not None:
             r.table("content_type_table", ct.remote_field.model)
+
+    _totp(r, s)
 
     s.keys = {k: s.keys[k] for k in ORDER if k in s.keys}
     for key, value in s.keys.items():

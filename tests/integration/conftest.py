@@ -57,8 +57,8 @@ MARKERS = {
 SLOW_MODULES = {"test_abuse", "test_attack_dos", "test_attack_disclosure", "test_concurrency",
                 "test_fault_recovery", "test_daemon_faults", "test_heartbeat", "test_hashers",
                 "test_hashers_modern", "test_site_params", "test_contrib_authd_config",
-                "test_pam_messages"}
-PG_FIXTURES = {"pg_cluster", "pg_population", "daemon_pg"}
+                "test_pam_messages", "test_otp", "test_many_hosts"}
+PG_FIXTURES = {"pg_cluster", "pg_population", "daemon_pg", "topology"}
 MARIADB_FIXTURES = {"mariadb", "mysql_population", "daemon_mysql"}
 
 

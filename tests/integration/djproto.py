@@ -12,15 +12,17 @@ import struct
 
 VERSION = 2
 
-OP = dict(Hello=1, Authenticate=2, Account=3, ChangePassword=4, PwByName=10, PwByUid=11,
+OP = dict(Hello=1, Authenticate=2, Account=3, ChangePassword=4, AuthenticateWithCode=5, PwByName=10, PwByUid=11,
           PwList=12, GrByName=20, GrByGid=21, GrList=22, GroupsOfUser=23, AuthorizedKeys=24, Flush=30, Stats=31,
           ThrottleList=32, ThrottleReset=33)
 STATUS = dict(Ok=0, NotFound=1, WrongPassword=2, NoUser=3, Inactive=4, PermDenied=5,
-              Unavailable=6, Denied=7, Disabled=8, BadRequest=9, BadVersion=10, Throttled=11)
+              Unavailable=6, Denied=7, Disabled=8, BadRequest=9, BadVersion=10, Throttled=11,
+              CodeRequired=12)
 STATUS_NAME = {v: k for k, v in STATUS.items()}
 REQUIRE_STAFF = 1
 REQUIRE_SUPERUSER = 2
 CHECK_ONLY = 1
+OTP_IF_ENROLLED, OTP_REQUIRED, OTP_CONCAT = 1, 2, 4
 
 
 def source():
@@ -165,6 +167,14 @@ class Client:
 
     def authenticate(self, user, password, service="test", rhost=""):
         return self.call("Authenticate", _str(user) + _str(password) + _str(service) + _str(rhost))[0]
+
+    def authenticate_otp(self, user, password, otp, service="test", rhost=""):
+        """Authenticate with the one-time code policy `otp` (OTP_* flags)."""
+        return self.call("Authenticate", _str(user) + _str(password) + _str(service) + _str(rhost) + _u32(otp))[0]
+
+    def authenticate_with_code(self, user, password, code, service="test", rhost=""):
+        return self.call("AuthenticateWithCode",
+                         _str(user) + _str(password) + _str(code) + _str(service) + _str(rhost))[0]
 
     def authenticate_locked_for(self, user, password, service="test", rhost=""):
         """(status, Throttled's seconds left: 0 busy, 0xFFFFFFFF until reset; None otherwise)"""

@@ -152,3 +152,29 @@ def test_corrupted_file_falls_back(own, ns):
     assert own.alive()
     own.restart()
     assert getent(ns, "passwd", users) == (0, want)
+
+
+def test_geometry_follows_the_config(sqlite_population, tmp_path):
+    """[cache] shared_slots and shared_slot_size size the file, which then
+    answers; shared_slots = 0: no file, and lookups still answer over the
+    socket."""
+    groups = expected_groups(sqlite_population)
+    big = max(sorted(groups), key=lambda g: len(groups[g]))
+    for slots, size in ((1024, 4096), (0, 512)):
+        daemon = Daemon(BUILD, tmp_path / ("d%d" % slots), sqlite_population.db_section, sqlite_population,
+                        cache={"invalidate": False, "shared_slots": slots, "shared_slot_size": size})
+        daemon.start()
+        try:
+            ns = NssRunner(BUILD, daemon.socket, sanitize=SANITIZE, nsswitch="group: django\n")
+            rc, first = getent(ns, "group", [big])
+            assert rc == 0 and first == [groups[big]]
+            if slots == 0:
+                assert not cache_file(daemon).exists()
+                continue
+            assert os.stat(cache_file(daemon)).st_size == 64 + slots * size
+            before = requests(daemon)
+            assert getent(ns, "group", [big]) == (rc, first)
+            assert requests(daemon) == before + 1     # our own Stats only: the group came from the file
+        finally:
+            daemon.stop()
+            daemon.cleanup()

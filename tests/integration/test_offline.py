@@ -21,12 +21,13 @@ from conftest import BUILD, SANITIZE
 from fixtures_daemon import Daemon
 from nss_harness import NssRunner
 from pam_util import STRERROR, ServiceDir, pamtester
+from sysarch import LIBDIR
 from test_push_invalidation import (DEADLINE, TRIGGERS_SQL, django, eventually, print_sql, psql_as_owner,
                                     wait_log)
 from fixtures_daemon import write_config
 
 TTL = 2
-FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+FAKETIME = LIBDIR + "/faketime/libfaketimeMT.so.1"
 AUTHCTL = BUILD / "django-authctl"
 PASSWORDS = {"alice": "alice-Offline-1", "bob": "bob-Offline-2", "carol": "carol-Offline-3",
              "dave": "dave-Offline-4"}

@@ -40,6 +40,10 @@ void test_defaults(void**) {
     assert_false(c.passwords.rehash_on_login);
     assert_false(c.passwords.update_last_login);
     assert_string_equal(c.database.schema.user_table.c_str(), "auth_user");
+    assert_int_equal(c.cache.shared_slots, 16384);
+    assert_int_equal(c.cache.shared_slot_size, 512);
+    assert_string_equal(c.database.replica.c_str(), "");
+    assert_string_equal(c.database.listen.c_str(), "");
 }
 
 void test_values(void**) {
@@ -74,6 +78,18 @@ void test_values(void**) {
     Config e;
     assert_true(parse("[database]\nengine = mysql\noption_files =\n", e, err));
     assert_string_equal(e.database.option_files.c_str(), "");
+    // The shared file's geometry, and reads on a replica.
+    Config g;
+    assert_true(parse("[cache]\nshared_slots = 1048576\nshared_slot_size = 1024\n"
+                      "[database]\nreplica = host=r1,r2 target_session_attrs=standby\nlisten = host=/run/pg\n",
+                      g, err));
+    assert_int_equal(g.cache.shared_slots, 1048576);
+    assert_int_equal(g.cache.shared_slot_size, 1024);
+    assert_string_equal(g.database.replica.c_str(), "host=r1,r2 target_session_attrs=standby");
+    assert_string_equal(g.database.listen.c_str(), "host=/run/pg");
+    Config off;
+    assert_true(parse("[cache]\nshared_slots = 0\n", off, err));
+    assert_int_equal(off.cache.shared_slots, 0);
 }
 
 void expect_error(const char* text, const char* needle1, const char* needle2) {
@@ -88,6 +104,10 @@ void test_errors_name_line_and_key(void**) {
     expect_error("[database]\n\n\nconnect_timeout = 0\n", "t.conf:4:", "database.connect_timeout");
     expect_error("[daemon]\nnope = 1\n", "t.conf:2:", "daemon.nope");
     expect_error("[nss]\nuid_base = 12x\n", "t.conf:2:", "nss.uid_base");
+    expect_error("[cache]\nshared_slots = 1000\n", "t.conf:2:", "power of two");
+    expect_error("[cache]\nshared_slots = 8388608\n", "t.conf:2:", "cache.shared_slots");
+    expect_error("[cache]\nshared_slot_size = 500\n", "t.conf:2:", "multiple of 64");
+    expect_error("[cache]\nshared_slot_size = 64\n", "t.conf:2:", "cache.shared_slot_size");
     expect_error("[nss]\nuid_base = 99999999999\n", "t.conf:2:", "nss.uid_base");
     expect_error("[nss]\nhome = relative/%u\n", "t.conf:2:", "nss.home");
     expect_error("[passwords]\nallow_change = maybe\n", "t.conf:2:", "passwords.allow_change");

@@ -122,6 +122,7 @@ struct FakeIo final : dj::pam::PamIo {
         messages.emplace_back(style, msg);
         return PAM_SUCCESS;
     }
+    int ask_secret(const std::string& text, std::string& out) override { return prompt(text.c_str(), out); }
     void fail_delay(unsigned usec) override { delay_usec = usec; ++delays; }
     // What the host's getpwnam says: nothing by default (a web-only host).
     dj::pam::HostUser host = dj::pam::HostUser::None;
@@ -144,9 +145,10 @@ struct FakeIo final : dj::pam::PamIo {
 
 struct Request {
     Op op{};
-    std::string user, password, service, rhost, old_password, new_password;
+    std::string user, password, service, rhost, old_password, new_password, code;
     std::vector<std::string> groups, permissions;
     uint32_t flags = 0;
+    std::optional<uint32_t> otp;   // Authenticate's optional OtpFlags
     bool decoded = false;
 };
 
@@ -154,6 +156,7 @@ struct FakeDaemon {
     enum class Mode { Answer, Down, WrongOp, BadVersion };
     Mode mode = Mode::Answer;
     Status status = Status::Ok;
+    Status code_status = Status::Ok;   // the answer to AuthenticateWithCode
     std::string text;          // reason / message in the answer
     bool send_text = true;
     std::optional<uint32_t> locked_for;   // Throttled: the lock's seconds left
@@ -176,6 +179,11 @@ struct FakeDaemon {
         switch (r.op) {
             case Op::Authenticate:
                 r.user = rd.str(); r.password = rd.str(); r.service = rd.str(); r.rhost = rd.str();
+                if (rd.ok() && !rd.at_end()) r.otp = rd.u32();
+                break;
+            case Op::AuthenticateWithCode:
+                r.user = rd.str(); r.password = rd.str(); r.code = rd.str(); r.service = rd.str();
+                r.rhost = rd.str();
                 break;
             case Op::Account:
                 r.user = rd.str(); r.groups = rd.strs(); r.flags = rd.u32();
@@ -201,12 +209,14 @@ struct FakeDaemon {
             return resp;
         }
         Op answer_op = mode == Mode::WrongOp ? Op::Hello : r.op;
-        const Status answer = r.op == Op::PwByName ? (served_uid ? Status::Ok : Status::NotFound) : status;
+        const Status answer = r.op == Op::PwByName               ? (served_uid ? Status::Ok : Status::NotFound)
+                              : r.op == Op::AuthenticateWithCode ? code_status
+                                                                 : status;
         dj::proto::Writer w(answer_op, answer);
         if (r.op == Op::PwByName) {
             if (served_uid)
                 w.passwd({served_name.value_or(r.user), *served_uid, 100, "", "/home/" + r.user, "/bin/sh"});
-        } else if (send_text && r.op != Op::Authenticate) {
+        } else if (send_text && r.op != Op::Authenticate && r.op != Op::AuthenticateWithCode) {
             w.str(text);
         }
         if (answer == Status::Throttled && locked_for) w.u32(*locked_for);
@@ -889,9 +899,125 @@ void test_service_sent(void**) {
 
 }  // namespace
 
+// --- one-time codes ---------------------------------------------------------------
+
+Args args_of(std::initializer_list<const char*> list) {
+    std::vector<const char*> v(list);
+    return dj::pam::parse_args(int(v.size()), v.data());
+}
+
+void test_auth_otp_off_sends_no_policy(void**) {
+    World w;
+    w.io.answers = {kPassword};
+    assert_int_equal(w.auth(), PAM_SUCCESS);
+    assert_false(w.fake.seen.front().otp.has_value());   // an older daemon understands it
+    assert_int_equal(w.io.prompts, 1);
+}
+
+// A daemon that wants a code after the password, and answers `code_status` to it.
+void code_world(World& w, const char* policy, Status code_status, std::deque<std::string> answers) {
+    w.args = args_of({policy});
+    w.io.answers = std::move(answers);
+    w.fake.status = Status::CodeRequired;
+    w.fake.code_status = code_status;
+}
+
+void test_auth_otp_code_asked_and_sent(void**) {
+    World w;
+    code_world(w, "otp=if_enrolled", Status::Ok, {kPassword, "123456"});
+    assert_int_equal(w.auth(), PAM_SUCCESS);
+    assert_int_equal(w.io.prompts, 2);
+    assert_string_equal(w.io.prompt_texts[1].c_str(), "Verification code: ");
+    const Request& first = w.fake.seen[0];
+    assert_int_equal(*first.otp, dj::proto::kOtpIfEnrolled);
+    const Request& second = w.fake.seen[1];
+    assert_int_equal(static_cast<int>(second.op), static_cast<int>(Op::AuthenticateWithCode));
+    assert_string_equal(second.password.c_str(), kPassword);
+    assert_string_equal(second.code.c_str(), "123456");
+    assert_string_equal(second.service.c_str(), "sshd");
+    assert_no_secret_logged(w, "123456");
+    assert_no_secret_logged(w, kPassword);
+    assert_true(w.io.messages.empty());
+
+    // a wrong code: the daemon says WrongPassword
+    World x;
+    code_world(x, "otp=required", Status::WrongPassword, {kPassword, "000000"});
+    assert_int_equal(x.auth(), PAM_AUTH_ERR);
+    assert_int_equal(*x.fake.seen[0].otp, dj::proto::kOtpRequired);
+    // throttled at the code: the lockout message, as for a password
+    World t;
+    code_world(t, "otp=if_enrolled", Status::Throttled, {kPassword, "000000"});
+    t.fake.locked_for = 240;
+    assert_int_equal(t.auth(), PAM_MAXTRIES);
+    assert_int_equal(t.io.messages.size(), 1);
+    // no answer at the code prompt: the conversation's error, no second request
+    World n;
+    code_world(n, "otp=if_enrolled", Status::Ok, {kPassword});
+    assert_int_equal(n.auth(), PAM_CONV_ERR);
+    assert_int_equal(n.fake.calls, 1);
+}
+
+void test_auth_otp_fails_closed(void**) {
+    // an older daemon (BadRequest) or one whose [otp] is off: never the password alone
+    for (Status s : {Status::BadRequest, Status::Disabled}) {
+        for (auto policy : {dj::pam::OtpPolicy::IfEnrolled, dj::pam::OtpPolicy::Required}) {
+            World w;
+            w.args.otp = policy;
+            w.io.answers = {kPassword};
+            w.fake.status = s;
+            assert_int_equal(w.auth(), PAM_AUTHINFO_UNAVAIL);
+            assert_true(w.io.logged("does not check one-time codes"));
+        }
+    }
+    // required and no device
+    World r;
+    r.args.otp = dj::pam::OtpPolicy::Required;
+    r.io.answers = {kPassword};
+    r.fake.status = Status::PermDenied;
+    assert_int_equal(r.auth(), PAM_PERM_DENIED);
+    // CodeRequired to a module that asked for no code: not a success
+    World u;
+    u.io.answers = {kPassword};
+    u.fake.status = Status::CodeRequired;
+    assert_int_equal(u.auth(), PAM_SERVICE_ERR);
+    assert_int_equal(u.io.prompts, 1);
+}
+
+void test_auth_otp_concat(void**) {
+    World w;
+    w.args = args_of({"otp=if_enrolled", "otp_concat"});
+    w.io.answers = {"s3cret123456"};
+    w.fake.status = Status::Ok;
+    assert_int_equal(w.auth(), PAM_SUCCESS);
+    assert_int_equal(w.io.prompts, 1);
+    assert_int_equal(*w.fake.seen[0].otp, dj::proto::kOtpIfEnrolled | dj::proto::kOtpConcat);
+}
+
+void test_otp_args(void**) {
+    Args a = dj::pam::parse_args(0, nullptr);
+    assert_true(a.otp == dj::pam::OtpPolicy::Off);
+    assert_false(a.otp_concat);
+    a = args_of({"otp=required"});
+    assert_true(a.otp == dj::pam::OtpPolicy::Required);
+    a = args_of({"otp=required", "otp=off"});
+    assert_true(a.otp == dj::pam::OtpPolicy::Off);
+    // a typo fails closed
+    a = args_of({"otp=requierd"});
+    assert_true(a.otp == dj::pam::OtpPolicy::Required);
+    assert_int_equal(a.warnings.size(), 1);
+    a = args_of({"otp_concat"});
+    assert_true(a.otp_concat);
+    assert_int_equal(a.warnings.size(), 1);
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_success),
+        cmocka_unit_test(test_auth_otp_off_sends_no_policy),
+        cmocka_unit_test(test_auth_otp_code_asked_and_sent),
+        cmocka_unit_test(test_auth_otp_fails_closed),
+        cmocka_unit_test(test_auth_otp_concat),
+        cmocka_unit_test(test_otp_args),
         cmocka_unit_test(test_auth_adopts_stored_name),
         cmocka_unit_test(test_local_account_is_not_ours),
         cmocka_unit_test(test_service_sent),
