@@ -117,33 +117,44 @@ std::vector<std::string> take_notifies(PGconn* c) {
 // notification would be read again from a replica that may not have replayed
 // the change yet, and kept for the ttl. So before dropping, the listener
 // waits until its replica connection has replayed the primary's WAL position
-// of now (after the commit: notifications are sent at commit), at most
-// kReplicaWait. `replica` is connected on first use and kept.
-constexpr auto kReplicaWait = std::chrono::seconds(5);
+// of now (after the commit: notifications are sent at commit). Meanwhile the
+// cached answers stay: what the daemon answers is what its replica has. A
+// replica that cannot be reached is waited for too (it may come back
+// behind); past kReplicaGiveUp the wait ends (false). `replica` is
+// connected on first use and kept.
+constexpr auto kReplicaSlow = std::chrono::seconds(5);
+constexpr auto kReplicaGiveUp = std::chrono::seconds(60);
 
-void wait_for_replica(PGconn* primary, Conn& replica, const DatabaseConfig& cfg, std::stop_token stop) {
+bool wait_for_replica(PGconn* primary, Conn& replica, const DatabaseConfig& cfg, std::stop_token stop) {
     std::string lsn, error, value;
     if (!exec(primary, "SELECT pg_catalog.pg_current_wal_lsn()", lsn, error) ||
         lsn.find_first_not_of("0123456789ABCDEFabcdef/") != std::string::npos || lsn.empty()) {
         log::say(LOG_WARNING, "change notifications: no WAL position from the primary (%s)", error.c_str());
-        return;
+        return false;
     }
     // Not a replica (NULL replay position): nothing to wait for.
     const std::string sql =
         "SELECT coalesce(pg_catalog.pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn, true)";
-    const auto deadline = Clock::now() + kReplicaWait;
-    while (Clock::now() < deadline) {
+    const auto start = Clock::now();
+    bool said_slow = false;
+    while (Clock::now() - start < kReplicaGiveUp) {
         if (!replica.c) replica.c = connect(cfg, cfg.replica, "django-authd replica check", error);
-        if (!replica.c || !exec(replica.c, sql.c_str(), value, error)) {
+        if (replica.c && exec(replica.c, sql.c_str(), value, error)) {
+            if (value == "t") {
+                if (said_slow) log::say(LOG_INFO, "change notifications: the replica caught up");
+                return true;
+            }
+        } else {
             replica.close();
-            log::say(LOG_WARNING, "change notifications: cannot ask the replica how far it is (%s)", error.c_str());
-            return;
         }
-        if (value == "t") return;
-        if (nap(stop, std::chrono::milliseconds(10))) return;
+        if (!said_slow && Clock::now() - start > kReplicaSlow) {
+            log::say(LOG_WARNING, "change notifications: the replica is more than %d s behind the primary%s%s",
+                     int(kReplicaSlow.count()), replica.c ? "" : ": ", replica.c ? "" : error.c_str());
+            said_slow = true;
+        }
+        if (nap(stop, std::chrono::milliseconds(replica.c ? 10 : 200))) return false;
     }
-    log::say(LOG_WARNING, "change notifications: the replica is more than %d s behind the primary",
-             int(kReplicaWait.count()));
+    return false;
 }
 
 }  // namespace
@@ -185,7 +196,9 @@ void listen_postgres(const DatabaseConfig& cfg, std::stop_token stop, Invalidati
             if (nap(stop, std::chrono::seconds(2))) return;
             continue;
         }
-        // What changed before LISTEN took effect was not notified.
+        // What changed before LISTEN took effect was not notified: all goes,
+        // once the replica (if reads go to one) has all of it.
+        if (!cfg.replica.empty() && !wait_for_replica(conn.c, replica, cfg, stop) && stop.stop_requested()) return;
         inv.everything("listening for database changes");
         log::say(LOG_INFO, "change notifications: listening on channel %s", kChannel);
         for (;;) {
@@ -212,7 +225,13 @@ void listen_postgres(const DatabaseConfig& cfg, std::stop_token stop, Invalidati
                 payloads = take_notifies(conn.c);
                 if (payloads.empty()) continue;
             }
-            if (!cfg.replica.empty()) wait_for_replica(conn.c, replica, cfg, stop);
+            if (!cfg.replica.empty() && !wait_for_replica(conn.c, replica, cfg, stop)) {
+                if (stop.stop_requested()) return;
+                // Nothing known of the replica: every answer is read again
+                // when next asked (and kept for an outage).
+                inv.unwatched("the replica did not replay a change");
+                continue;
+            }
             inv.notified(payloads);
         }
         // Whatever was notified while the connection was going is lost: no

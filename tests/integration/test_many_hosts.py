@@ -12,8 +12,7 @@ a primary with a streaming replica and PgBouncer:
   * the primary restarted: the listeners come back, and a change committed
     right after the restart (while they reconnect) is not lost;
   * the replica stopped: cached answers still served; a change committed
-    meanwhile drops what it touches (refused, never served stale), and
-    shows once the replica is back;
+    meanwhile is applied once the replica is back and has replayed it;
   * the primary stopped: lookups and logins still work from the replica,
     and a failed last_login write does not open the breaker.
 The deadline is a behaviour check with a wide margin (a stale answer would
@@ -32,6 +31,9 @@ from fixtures_db import DJANGO_PASSWORD, PG_BIN, PgCluster, free_port
 from test_push_invalidation import django, eventually, members, print_sql, psql_as_owner, wait_log
 
 DEADLINE = 4.0
+# After a server restarts, the replica's WAL receiver reconnects on its own
+# schedule (wal_retrieve_retry_interval, 5 s): a change waits for that.
+RECONNECT_DEADLINE = 20.0
 CACHE = {"positive_ttl": 3600, "negative_ttl": 3600}
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
@@ -154,11 +156,11 @@ def _hosts(primary, replica, env, tmp_path_factory):
         shutil.rmtree(bouncer_dir, ignore_errors=True)
 
 
-def on_every_host(daemons, probe, want):
+def on_every_host(daemons, probe, want, deadline=DEADLINE):
     """probe(client) becomes `want` on every daemon within the deadline."""
     for dm in daemons:
         with dm.client() as c:
-            assert eventually(lambda: probe(c), want) == want, dm.log_text()[-3000:]
+            assert eventually(lambda: probe(c), want, deadline) == want, dm.log_text()[-3000:]
 
 
 def test_reads_from_the_replica_writes_to_the_primary(topology):
@@ -201,15 +203,17 @@ def test_primary_restart_loses_no_change(topology):
     # Committed at once, while the listeners may still be reconnecting.
     django(env, "from django.contrib.auth.models import User\n"
                 "u = User.objects.get(username='dave'); u.is_active = False; u.save()\n")
-    on_every_host(daemons, lambda c: "dave" in members(c, "ops"), False)
+    on_every_host(daemons, lambda c: "dave" in members(c, "ops"), False, RECONNECT_DEADLINE)
     for dm in daemons:
         wait_log(dm, "listening again")
 
 
 def test_change_while_the_replica_is_down(topology):
-    """The replica stopped: cached answers are still served (stale); a change
-    committed on the primary meanwhile drops what it touches, which is then
-    not served stale but refused; the replica back, the change shows."""
+    """The replica stopped: cached answers are still served. A change
+    committed on the primary meanwhile is applied once the replica has it:
+    until then the daemon answers what its replica holds (an answer dropped
+    earlier would be read back unchanged from a replica that comes back
+    behind, and kept an hour)."""
     primary, replica, env, daemons = topology
     for dm in daemons:
         with dm.client() as c:
@@ -220,14 +224,15 @@ def test_change_while_the_replica_is_down(topology):
         for dm in daemons:
             with dm.client() as c:
                 assert c.pw_by_name("carol")["name"] == "carol"      # cached
-                assert c.pw_by_name("nosuchuser") in ("NotFound", "Unavailable")
         django(env, "from django.contrib.auth.models import User\n"
                     "u = User.objects.get(username='alice'); u.is_active = False; u.save()\n")
-        # Dropped by the notification: never the old member list again.
-        on_every_host(daemons, lambda c: members(c, "ops"), "Unavailable")
+        time.sleep(1)
+        for dm in daemons:
+            with dm.client() as c:
+                assert "alice" in members(c, "ops")                  # the replica's view, still
     finally:
         replica.start()
-    on_every_host(daemons, lambda c: "alice" in members(c, "ops"), False)
+    on_every_host(daemons, lambda c: "alice" in members(c, "ops"), False, RECONNECT_DEADLINE)
 
 
 def test_primary_down_replica_answers(topology):
@@ -237,10 +242,10 @@ def test_primary_down_replica_answers(topology):
         for dm in daemons:
             with dm.client() as c:
                 dm_stats = c.stats()
-                assert c.pw_by_uid(c.pw_by_name("alice")["uid"])["name"] == "alice"
+                assert c.pw_by_uid(c.pw_by_name("carol")["uid"])["name"] == "carol"
                 # The login reads from the replica; the last_login write fails
                 # and is only logged.
-                assert c.authenticate("alice", "alice-pw-1") == "Ok"
+                assert c.authenticate("carol", "carol-pw-1") == "Ok"
                 assert c.stats()["database_available"] == dm_stats["database_available"] == "yes"
     finally:
         primary.start()

@@ -223,12 +223,14 @@ struct World {
         proto::Reader rd(body);
         return Answer{rd.status(), body};
     }
-    Status auth(const char* user, const char* pw, uid_t uid = 0, const char* service = "svc") {
+    // `otp`: the one-time code policy the module sends (0: none).
+    Status auth(const char* user, const char* pw, uid_t uid = 0, const char* service = "svc", uint32_t otp = 0) {
         proto::Writer w(Op::Authenticate);
         w.str(user);
         w.str(pw);
         w.str(service);
         w.str("");
+        if (otp) w.u32(otp);
         return call(w, uid).status;
     }
     Answer account_as(uid_t uid, const char* user, std::vector<std::string> groups, uint32_t flags,
@@ -608,6 +610,7 @@ void test_stale_and_offline(void**) {
     const std::filesystem::path dir = mkdtemp(tmpl);
     World w([&](Config& c) {
         c.offline.cache_credentials = true;
+        c.otp.enabled = true;
         c.offline.file = (dir / "offline").string();
         c.throttle.deny = 3;
         c.access.services["ops-only"] = {"ops"};
@@ -638,6 +641,10 @@ void test_stale_and_offline(void**) {
     assert_true(stat_line("offline_records 1\n"));
     w.db.down = true;
     assert_int_equal(w.auth("alice", "alice-pw"), Status::Ok);
+    // A service that asks for a one-time code: only the database can check
+    // one, so no offline login skips it.
+    assert_int_equal(w.auth("alice", "alice-pw", 0, "svc", proto::kOtpIfEnrolled), Status::Unavailable);
+    assert_int_equal(w.auth("alice", "alice-pw", 0, "svc", proto::kOtpRequired), Status::Unavailable);
     assert_int_equal(w.auth("dave", "dave-pw"), Status::Unavailable);          // no online login
     assert_int_equal(w.auth("alice", "alice-pw", 0, "ops-only"), Status::Ok);  // in ops then
     assert_int_equal(w.account("alice", {"devs"}, proto::kRequireStaff, {}), Status::Ok);
