@@ -50,6 +50,7 @@ const char* op_name(Op op) noexcept {
         case Op::GrByGid: return "gr-by-gid";
         case Op::GrList: return "gr-list";
         case Op::GroupsOfUser: return "groups-of-user";
+        case Op::AuthorizedKeys: return "authorized-keys";
         case Op::Flush: return "flush";
         case Op::Stats: return "stats";
         case Op::ThrottleList: return "throttle-list";

@@ -97,6 +97,14 @@
 //   GrByGid        u32 gid                        -> group       (or NotFound)
 //   GrList         u32 after_gid, u32 max_items   -> list<group>, u32 more (0|1)
 //   GroupsOfUser   str user                       -> list<u32 gid> (or NotFound)
+//   AuthorizedKeys str user                       -> list<str> key lines (sshd's
+//                  AuthorizedKeysCommand; each item one checked authorized_keys
+//                  line, without a newline: daemon/ssh_keys.h)
+//                  Ok (maybe no keys) | NoUser (unknown, inactive, hidden by the
+//                  host's names, or left out by the [access] rule of sshd)
+//                  | Disabled ([ssh] authorized_keys = no) | Unavailable
+//                  | Denied (caller not root nor in [ssh] clients)
+//                  Added within version 2: an older daemon answers BadRequest.
 //   Flush          -                              -> -   (uid 0 only, else Denied)
 //   Stats          -                              -> str text (one "key value" per line)
 //                                                        (else Denied, see below)
@@ -115,7 +123,8 @@
 // Who may ask: every local user may look up (NSS runs in every process) and
 // say Hello; Authenticate, AuthenticateWithCode, ChangePassword, Account (staff, superuser, groups,
 // permissions) and Stats (database name, counters) only uid 0 and the
-// config's auth_clients (SO_PEERCRED); Flush, ThrottleList and ThrottleReset
+// config's auth_clients (SO_PEERCRED); AuthorizedKeys only uid 0 and [ssh]
+// clients; Flush, ThrottleList and ThrottleReset
 // only uid 0. Anyone else gets Denied.
 #pragma once
 
@@ -155,6 +164,7 @@ enum class Op : uint8_t {
     GrByGid = 21,
     GrList = 22,
     GroupsOfUser = 23,
+    AuthorizedKeys = 24,
     Flush = 30,
     Stats = 31,
     ThrottleList = 32,

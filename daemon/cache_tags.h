@@ -15,7 +15,13 @@
 //   user_pages()        every page of the user enumeration  user:*
 //   group_pages()       every page of the group enumeration group:*
 //   not_found()         every negative answer               user:*, group:*
+//   keys(ID)            the user's SSH keys (AuthorizedKeys) key:ID
+//   access()            every AuthorizedKeys answer, which  group:*
+//                       the [access] rule of sshd decides
+//                       by group names
 //
+// An AuthorizedKeys answer of a user the database has also carries user(ID)
+// and memberships(ID): deactivated, renamed, or moved in or out of a group.
 // A negative answer is a name or id that matched nothing: any new or renamed
 // user or group may be it, and nothing says which.
 #pragma once
@@ -32,5 +38,7 @@ inline std::string groups() { return "G"; }
 inline std::string user_pages() { return "Pu"; }
 inline std::string group_pages() { return "Pg"; }
 inline std::string not_found() { return "N"; }
+inline std::string keys(int64_t user_id) { return "k" + std::to_string(user_id); }
+inline std::string access() { return "A"; }
 
 }  // namespace dj::cache_tag

@@ -68,6 +68,16 @@ bool valid_table(const std::string& s) {
     return valid_identifier(s.substr(0, dot)) && valid_identifier(s.substr(dot + 1));
 }
 
+// An [ssh] allowed_options entry: an authorized_keys option name (letters,
+// digits, '-'), with a trailing '=' when it is allowed with a value.
+bool option_entry(std::string_view e) {
+    if (!e.empty() && e.back() == '=') e.remove_suffix(1);
+    if (e.empty() || e.size() > 64) return false;
+    for (char c : e)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    return true;
+}
+
 struct Parser {
     Config* cfg;
     std::string error;  // first error, without the line (added by the caller)
@@ -182,6 +192,11 @@ struct Parser {
         ident("schema.totp_tolerance", s.totp_tolerance, false);
         ident("schema.totp_drift", s.totp_drift, false);
         ident("schema.totp_last_t", s.totp_last_t, false);
+        ident("schema.key_table", s.key_table, false, true);
+        ident("schema.key_user", s.key_user, false);
+        ident("schema.key_key", s.key_key, false);
+        ident("schema.key_active", s.key_active, true);
+        ident("schema.key_expires", s.key_expires, true);
 
         auto& dm = cfg->daemon;
         str("daemon.socket", dm.socket);
@@ -289,6 +304,18 @@ struct Parser {
         abs_path("nss.group_file", n.group_file);
         list("nss.reserved_users", n.reserved_users);
         list("nss.reserved_groups", n.reserved_groups);
+
+        auto& sh = cfg->ssh;
+        flag("ssh.authorized_keys", sh.authorized_keys);
+        list("ssh.clients", sh.clients);
+        setters["ssh.allowed_options"] = [&sh](const std::string& v, std::string& why) {
+            auto l = split_list(v);
+            for (const auto& e : l)
+                if (!option_entry(e))
+                    return why = "'" + e + "' is not an option name (e.g. no-pty, or from= for one with a value)", false;
+            sh.allowed_options = std::move(l);
+            return true;
+        };
 
         auto& t = cfg->throttle;
         num("throttle.deny", t.deny, 0, 1000000);

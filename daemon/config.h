@@ -62,6 +62,13 @@ struct Schema {
     std::string totp_tolerance = "tolerance";
     std::string totp_drift = "drift";
     std::string totp_last_t = "last_t";
+    // SSH public keys ([ssh] authorized_keys): django-sshkey's UserKey by
+    // default (its Meta.db_table is "sshkey_userkey").
+    std::string key_table = "sshkey_userkey";
+    std::string key_user = "user_id";
+    std::string key_key = "key";
+    std::string key_active;                          // optional: a boolean column
+    std::string key_expires;                         // optional: a timestamp column
 };
 
 struct DatabaseConfig {
@@ -175,6 +182,16 @@ struct AccessConfig {
     bool anyone_can_log_in() const;
 };
 
+// SSH public keys for sshd's AuthorizedKeysCommand (daemon/ssh_keys.h).
+struct SshConfig {
+    bool authorized_keys = false;        // the AuthorizedKeys op; off until configured
+    // Who may ask besides root: sshd's AuthorizedKeysCommandUser (names or @group).
+    std::vector<std::string> clients = {"nobody"};
+    // authorized_keys options a stored key may carry ("no-pty", "from=");
+    // empty: a key line with any option is dropped.
+    std::vector<std::string> allowed_options;
+};
+
 // Failed-login throttling (daemon/throttle.h), pam_faillock style.
 struct ThrottleConfig {
     int deny = 10;                       // failures that lock a user; 0 disables
@@ -206,6 +223,7 @@ struct Config {
     NssConfig nss;
     ThrottleConfig throttle;
     AccessConfig access;
+    SshConfig ssh;
     OfflineConfig offline;
     OtpConfig otp;
     std::string path;                    // the file it was read from

@@ -86,6 +86,10 @@ public:
     // "app_label.codename" of user permissions and group permissions.
     virtual std::vector<std::string> permissions_of_user(int64_t user_id) = 0;
 
+    // The stored public key texts of the user ([schema] key_*), unchecked:
+    // active ones only and not expired, when the schema names those columns.
+    virtual std::vector<std::string> keys_of_user(int64_t user_id) = 0;
+
     virtual void set_password(int64_t user_id, std::string_view encoded) = 0;
     virtual void set_last_login(int64_t user_id) = 0;
 

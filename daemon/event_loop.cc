@@ -490,6 +490,7 @@ bool EventLoop::may_use(const Conn& c, proto::Op op) const {
     if (Handler::is_auth_op(op) || op == proto::Op::Account || op == proto::Op::Stats) return c.privileged;
     if (op == proto::Op::Flush || op == proto::Op::ThrottleList || op == proto::Op::ThrottleReset)
         return c.peer.uid == 0;
+    if (op == proto::Op::AuthorizedKeys) return s_.handler->ssh_client(c.peer);
     return true;
 }
 

@@ -163,6 +163,9 @@ std::vector<GroupRow> GuardedDatabase::groups_of_user(int64_t user_id) {
 std::vector<std::string> GuardedDatabase::permissions_of_user(int64_t user_id) {
     return guarded([&] { return inner_->permissions_of_user(user_id); });
 }
+std::vector<std::string> GuardedDatabase::keys_of_user(int64_t user_id) {
+    return guarded([&] { return inner_->keys_of_user(user_id); });
+}
 void GuardedDatabase::set_password(int64_t user_id, std::string_view encoded) {
     guarded_write([&] { inner_->set_password(user_id, encoded); });
 }

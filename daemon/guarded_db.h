@@ -39,6 +39,7 @@ public:
     std::vector<MemberRow> active_members(int64_t group_id) override;
     std::vector<GroupRow> groups_of_user(int64_t user_id) override;
     std::vector<std::string> permissions_of_user(int64_t user_id) override;
+    std::vector<std::string> keys_of_user(int64_t user_id) override;
     void set_password(int64_t user_id, std::string_view encoded) override;
     void set_last_login(int64_t user_id) override;
     std::vector<TotpDeviceRow> totp_devices(int64_t user_id) override;

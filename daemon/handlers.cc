@@ -65,7 +65,8 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
         // A name that became local since the last request is hidden now:
         // before a lookup or a check for a caller who may ask; not for one
         // about to be refused (the event loop answers those floods itself).
-        if (is_lookup_op(op) || ((is_auth_op(op) || op == Op::Account) && clients_.allows(peer)))
+        if (is_lookup_op(op) || ((is_auth_op(op) || op == Op::Account) && clients_.allows(peer)) ||
+            (op == Op::AuthorizedKeys && ssh_clients_.allows(peer)))
             refresh_host_names();
         switch (op) {
             case Op::Hello: {
@@ -89,6 +90,7 @@ Reply Handler::handle(std::string_view frame, const Peer& peer) {
             case Op::GrByGid:
             case Op::GrList:
             case Op::GroupsOfUser: return lookup(op, r, frame);
+            case Op::AuthorizedKeys: return authorized_keys(r, frame, peer);
             case Op::Flush:
                 if (!r.at_end()) return status_only(op, Status::BadRequest);
                 if (peer.uid != 0) {

@@ -7,7 +7,7 @@
 // handlers_auth.cc (Authenticate, AuthenticateWithCode, Account,
 // ChangePassword), handlers_lookup.cc (users and groups), handlers_admin.cc
 // (Stats, throttle, refreshes), handlers_offline.cc (answers while the
-// database cannot be reached).
+// database cannot be reached), handlers_ssh.cc (AuthorizedKeys).
 #pragma once
 
 #include <atomic>
@@ -55,6 +55,11 @@ public:
     // Never throws.
     std::optional<Reply> cached(std::string_view frame, const Peer& peer) noexcept;
 
+    // Who may ask for SSH keys besides root ([ssh] clients, resolved by the
+    // caller; none until set). Set before the server starts.
+    void set_ssh_clients(AuthClients clients) { ssh_clients_ = std::move(clients); }
+    bool ssh_client(const Peer& peer) const { return ssh_clients_.allows(peer); }
+
     // Ops that may hash a password: they run on the authentication workers so
     // that lookups never wait behind a hash.
     static bool is_auth_op(proto::Op op);
@@ -96,6 +101,7 @@ private:
     Reply change_password(proto::Reader& r, const Peer& peer);
     Reply lookup(proto::Op op, proto::Reader& r, std::string_view frame);
     Reply throttle_op(proto::Op op, proto::Reader& r, const Peer& peer);
+    Reply authorized_keys(proto::Reader& r, std::string_view frame, const Peer& peer);
     // Why this user may not log in through `service` (no such user, hidden
     // by the host's names, inactive, left out by [access]), or "" when it may.
     std::string login_refusal(const std::optional<db::UserRow>& u, std::string_view service);
@@ -182,6 +188,7 @@ private:
     std::atomic<bool> site_wanted_{false};
     Cache& cache_;
     AuthClients clients_;
+    AuthClients ssh_clients_;        // [ssh] clients
     HostNames host_;
     Entries entries_;
     std::chrono::steady_clock::time_point started_;

@@ -33,7 +33,8 @@ std::optional<Cache::Tags> tags_of_change(std::string_view payload) {
                                cache_tag::not_found()};
     } else if (auto group = after("group:")) {
         if (auto id = id_of(*group))
-            return Cache::Tags{cache_tag::group(*id), cache_tag::group_pages(), cache_tag::not_found()};
+            return Cache::Tags{cache_tag::group(*id), cache_tag::group_pages(), cache_tag::access(),
+                               cache_tag::not_found()};
     } else if (auto member = after("member:")) {
         const size_t colon = member->find(':');
         if (colon != std::string_view::npos) {
@@ -42,6 +43,8 @@ std::optional<Cache::Tags> tags_of_change(std::string_view payload) {
             if (uid && gid)
                 return Cache::Tags{cache_tag::memberships(*uid), cache_tag::group(*gid), cache_tag::group_pages()};
         }
+    } else if (auto key = after("key:")) {
+        if (auto id = id_of(*key)) return Cache::Tags{cache_tag::keys(*id)};
     }
     return std::nullopt;  // "all", or a payload this daemon does not know
 }

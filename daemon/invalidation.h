@@ -17,10 +17,11 @@
 // read from (daemon/cache_tags.h has the table), and each payload maps to
 // tags (tags_of_change below): "user:ID" drops that user's answers, every
 // group answer (members are user names) and every negative answer;
-// "group:ID" that group's answers, the groups of its users, the group pages
+// "group:ID" that group's answers, the groups of its users, the group pages,
+// the SSH key answers (a renamed group may start or stop matching [access])
 // and the negative answers; "member:USER:GROUP" the user's groups and the
-// group's answers. "all" (TRUNCATE) and payloads this daemon does not know
-// empty the cache. Permission changes ("perm:...") drop nothing:
+// group's answers; "key:USER" (the SSH key table) that user's keys. "all"
+// (TRUNCATE) and payloads this daemon does not know empty the cache. Permission changes ("perm:...") drop nothing:
 // permissions are read afresh by every account check and never cached.
 // When notifications may have been missed (listening begins) and on SQLite
 // (which says that something changed, not what), the cache is emptied; when

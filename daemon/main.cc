@@ -169,6 +169,11 @@ int run(int argc, char** argv) {
     dj::AuthClients clients = dj::AuthClients::resolve(cfg.daemon.auth_clients, unknown);
     for (const auto& u : unknown)
         dj::log::say(LOG_WARNING, "auth_clients: '%s' is not in /etc/passwd or /etc/group", u.c_str());
+    unknown.clear();
+    dj::AuthClients ssh_clients = dj::AuthClients::resolve(cfg.ssh.clients, unknown);
+    if (cfg.ssh.authorized_keys)
+        for (const auto& u : unknown)
+            dj::log::say(LOG_WARNING, "[ssh] clients: '%s' is not in /etc/passwd or /etc/group", u.c_str());
 
     bool own_socket = false;
     int listen_fd = dj::systemd_listen_fd();
@@ -247,6 +252,7 @@ int run(int argc, char** argv) {
     cache.share(shared.get());
     dj::Invalidation invalidation(cache);
     dj::Handler handler(cfg, *db, *hashers, cache, std::move(clients), primary_gid);
+    handler.set_ssh_clients(std::move(ssh_clients));
     dj::log::say(LOG_INFO, "%s listening on %s (%s), preferred hasher %s", dj::kDaemonVersion,
                  own_socket ? cfg.daemon.socket.c_str() : "socket from systemd", db->describe().c_str(),
                  hashers->preferred().c_str());

@@ -90,6 +90,15 @@ Statements build_statements(const Schema& s, Placeholder style) {
         " UNION SELECT ct.\"app_label\", p.\"codename\" FROM " + ugt + " ug JOIN " + gpt + " gp ON " +
         col("gp", s.group_perms_group) + " = " + col("ug", s.user_groups_group) + perm_tail +
         col("gp", s.group_perms_perm) + ct_join + " WHERE " + col("ug", s.user_groups_user) + " = $1";
+    // Keys: the engine's "now" ($2) against an expiry column, so that the
+    // comparison is in the column's own format whatever the session's zone.
+    st.keys_of_user = "SELECT " + col("k", s.key_key) + " FROM " + q(s.key_table) + " k WHERE " +
+                      col("k", s.key_user) + " = $1" +
+                      (s.key_active.empty() ? "" : " AND " + col("k", s.key_active)) +
+                      (s.key_expires.empty() ? ""
+                                             : " AND (" + col("k", s.key_expires) + " IS NULL OR " +
+                                                   col("k", s.key_expires) + " > $2)") +
+                      " ORDER BY " + col("k", s.key_key);
     st.set_password = "UPDATE " + ut + " SET " + q(s.user_password) + " = $2 WHERE " + q(s.user_id) + " = $1";
     if (!s.user_last_login.empty())
         st.set_last_login = "UPDATE " + ut + " SET " + q(s.user_last_login) + " = $2 WHERE " +
@@ -109,8 +118,8 @@ Statements build_statements(const Schema& s, Placeholder style) {
 
     for (std::string* p : {&st.user_by_name, &st.user_by_id, &st.users_after, &st.passwords_after, &st.group_by_name,
                            &st.group_by_id, &st.groups_after, &st.active_members, &st.groups_of_user,
-                           &st.permissions_of_user, &st.set_password, &st.set_last_login, &st.totp_devices,
-                           &st.totp_accept})
+                           &st.permissions_of_user, &st.keys_of_user, &st.set_password, &st.set_last_login,
+                           &st.totp_devices, &st.totp_accept})
         *p = styled(*p, style);
     return st;
 }
@@ -146,8 +155,8 @@ GroupRow to_group(Row& r) {
 
 }  // namespace
 
-SqlDatabase::SqlDatabase(std::unique_ptr<Engine> engine, Statements st)
-    : engine_(std::move(engine)), st_(std::move(st)) {}
+SqlDatabase::SqlDatabase(std::unique_ptr<Engine> engine, Statements st, bool keys_expire)
+    : engine_(std::move(engine)), st_(std::move(st)), keys_expire_(keys_expire) {}
 
 std::optional<UserRow> SqlDatabase::user_by_name(std::string_view username) {
     auto rows = engine_->run(st_.user_by_name, {Param::text(username)});
@@ -224,6 +233,20 @@ std::vector<std::string> SqlDatabase::permissions_of_user(int64_t user_id) {
     return out;
 }
 
+std::vector<std::string> SqlDatabase::keys_of_user(int64_t user_id) {
+    std::vector<Row> rows;
+    if (keys_expire_) {
+        const std::string now = engine_->now_timestamp();
+        rows = engine_->run(st_.keys_of_user, {Param::integer(user_id), Param::text(now)});
+    } else {
+        rows = engine_->run(st_.keys_of_user, {Param::integer(user_id)});
+    }
+    std::vector<std::string> out;
+    for (auto& r : rows)
+        if (!r.empty()) out.push_back(std::move(r[0]));
+    return out;
+}
+
 void SqlDatabase::set_password(int64_t user_id, std::string_view encoded) {
     engine_->write(st_.set_password, {Param::integer(user_id), Param::text(encoded)});
 }
@@ -272,14 +295,15 @@ void SqlDatabase::ping() { engine_->run(st_.ping, {}); }
 std::string SqlDatabase::describe() const { return engine_->describe(); }
 
 std::unique_ptr<Database> open_database(const DatabaseConfig& cfg, bool writable, int pool_size) {
+    const bool keys_expire = !cfg.schema.key_expires.empty();
     if (cfg.engine == "postgresql")
         return std::make_unique<SqlDatabase>(std::make_unique<PostgresEngine>(cfg, pool_size),
-                                             build_statements(cfg.schema, Placeholder::Dollar));
+                                             build_statements(cfg.schema, Placeholder::Dollar), keys_expire);
     if (cfg.engine == "mysql")  // the engine rewrites $N for MySQL (mysql_text.h)
         return std::make_unique<SqlDatabase>(open_mysql_engine(cfg, pool_size),
-                                             build_statements(cfg.schema, Placeholder::Dollar));
+                                             build_statements(cfg.schema, Placeholder::Dollar), keys_expire);
     return std::make_unique<SqlDatabase>(std::make_unique<SqliteEngine>(cfg, writable, pool_size),
-                                         build_statements(cfg.schema, Placeholder::Question));
+                                         build_statements(cfg.schema, Placeholder::Question), keys_expire);
 }
 
 }  // namespace dj::db

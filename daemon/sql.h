@@ -30,7 +30,7 @@ enum class Placeholder { Dollar /* $1 */, Question /* ?1 */ };
 struct Statements {
     std::string user_by_name, user_by_id, users_after, passwords_after;
     std::string group_by_name, group_by_id, groups_after;
-    std::string active_members, groups_of_user, permissions_of_user;
+    std::string active_members, groups_of_user, permissions_of_user, keys_of_user;
     std::string set_password, set_last_login, ping;
     std::string totp_devices, totp_accept;   // django-otp ([otp])
 };
@@ -55,7 +55,7 @@ public:
 
 class SqlDatabase : public Database {
 public:
-    SqlDatabase(std::unique_ptr<Engine> engine, Statements st);
+    SqlDatabase(std::unique_ptr<Engine> engine, Statements st, bool keys_expire = false);
 
     std::optional<UserRow> user_by_name(std::string_view username) override;
     std::optional<UserRow> user_by_id(int64_t id) override;
@@ -67,6 +67,7 @@ public:
     std::vector<MemberRow> active_members(int64_t group_id) override;
     std::vector<GroupRow> groups_of_user(int64_t user_id) override;
     std::vector<std::string> permissions_of_user(int64_t user_id) override;
+    std::vector<std::string> keys_of_user(int64_t user_id) override;
     void set_password(int64_t user_id, std::string_view encoded) override;
     void set_last_login(int64_t user_id) override;
     std::vector<TotpDeviceRow> totp_devices(int64_t user_id) override;
@@ -78,6 +79,7 @@ public:
 private:
     std::unique_ptr<Engine> engine_;
     Statements st_;
+    bool keys_expire_ = false;   // keys_of_user takes "now" as $2
 };
 
 // The configured engine (sqlite3, postgresql or mysql) wrapped in a SqlDatabase.

@@ -83,6 +83,11 @@ struct MemDb : db::Database {
         if (uid == 1) return {"auth.add_user", "auth.view_group"};
         return {};
     }
+    std::vector<std::string> keys_of_user(int64_t uid) override {
+        if (uid == 1) return {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl a",
+                              "no-pty,command=\"x\" ssh-ed25519 AAAA", "ssh-rsa AAAA\nssh-rsa AAAA"};
+        return {};
+    }
     void set_password(int64_t id, std::string_view enc) override {
         for (auto& u : users)
             if (u.id == id) u.password = std::string(enc);

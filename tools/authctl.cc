@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"group", "show a group as django-authd answers it (group line)", cmd_group},
     {"groups", "list a user's groups, one per line", cmd_groups},
     {"auth", "authenticate a user (password on standard input) through django-authd", cmd_auth},
+    {"authorized-keys", "print a user's SSH public keys for sshd's AuthorizedKeysCommand", cmd_authorized_keys},
     {"flush", "empty django-authd's lookup cache (root only)", cmd_flush},
     {"throttle", "list failed-login counts and lockouts, of everyone or of USER (root only)", cmd_throttle},
     {"reset", "clear a user's failed logins and lockout (--client CLIENT: a client's) (root only)", cmd_reset},

@@ -21,18 +21,10 @@
 #include "tools/commands.h"
 
 namespace dj::ctl {
-namespace {
 
 using proto::Op;
 using proto::Status;
 
-struct Target {
-    client::Options opt;
-    std::vector<std::string> args;  // what is left after the options
-};
-
-// Parses [--config FILE | --socket PATH] and the remaining arguments.
-// Returns -1 when fine, else an exit status.
 int parse_target(const char* cmd, int argc, char** argv, const char* usage, Target& t) {
     std::string config, socket_path;
     for (int i = 1; i < argc; ++i) {
@@ -77,7 +69,6 @@ int parse_target(const char* cmd, int argc, char** argv, const char* usage, Targ
     return -1;
 }
 
-// One request; on a transport failure prints why and returns false.
 bool ask(const char* cmd, const Target& t, proto::Writer& w, client::Response& r) {
     r = client::call(t.opt, w.finish());
     if (r.transport != client::Transport::Ok) {
@@ -87,6 +78,8 @@ bool ask(const char* cmd, const Target& t, proto::Writer& w, client::Response& r
     }
     return true;
 }
+
+namespace {
 
 bool all_digits(const std::string& s) {
     if (s.empty() || s.size() > 10) return false;

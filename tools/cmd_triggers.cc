@@ -39,7 +39,9 @@ std::map<std::string, std::string> schema_names(const Schema& s) {
             {"user_perms_table", s.user_perms_table},
             {"user_perms_user", s.user_perms_user},
             {"group_perms_table", s.group_perms_table},
-            {"group_perms_group", s.group_perms_group}};
+            {"group_perms_group", s.group_perms_group},
+            {"key_table", s.key_table},
+            {"key_user", s.key_user}};
 }
 
 // The part of the template after the line "-- @@<section>" up to the next

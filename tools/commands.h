@@ -10,6 +10,10 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
+
+#include "common/client.h"
+#include "common/protocol.h"
 
 namespace dj::ctl {
 
@@ -38,6 +42,17 @@ int usage_error(const char* cmd, const std::string& message);
 // Prints "django-authctl: CMD: MESSAGE" to stderr and returns kExitFail.
 int fail(const char* cmd, const std::string& message);
 
+// The daemon a command talks to (cmd_daemon.cc).
+struct Target {
+    client::Options opt;
+    std::vector<std::string> args;  // what is left after the options
+};
+// Parses [--config FILE | --socket PATH] and the remaining arguments.
+// Returns -1 when fine, else an exit status.
+int parse_target(const char* cmd, int argc, char** argv, const char* usage, Target& t);
+// One request; on a transport failure prints why and returns false.
+bool ask(const char* cmd, const Target& t, proto::Writer& w, client::Response& r);
+
 // Password hash commands (cmd_hash.cc).
 int cmd_check_hash(int argc, char** argv);
 int cmd_make_hash(int argc, char** argv);
@@ -51,6 +66,9 @@ int cmd_auth(int argc, char** argv);
 int cmd_flush(int argc, char** argv);
 int cmd_throttle(int argc, char** argv);
 int cmd_reset(int argc, char** argv);
+
+// sshd's AuthorizedKeysCommand (cmd_ssh.cc).
+int cmd_authorized_keys(int argc, char** argv);
 
 // PostgreSQL change notification SQL (cmd_triggers.cc).
 int cmd_install_triggers(int argc, char** argv);

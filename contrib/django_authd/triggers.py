@@ -33,6 +33,11 @@ def render(section, names, quote_name):
     return PLACEHOLDER.sub(fill, _part(section))
 
 
+# The SSH key table (django-auth.conf [ssh]): django-sshkey's, the daemon's
+# default; its triggers are made only where the table exists.
+KEY_TABLE = {"key_table": "sshkey_userkey", "key_user": "user_id"}
+
+
 def sql_for(connection, section):
     """The SQL of `section` for the site's user model, on `connection`."""
-    return render(section, schema_section(get_user_model()).keys, connection.ops.quote_name)
+    return render(section, dict(KEY_TABLE, **schema_section(get_user_model()).keys), connection.ops.quote_name)

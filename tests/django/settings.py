@@ -14,7 +14,7 @@ import os
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "djtest"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "djtest", "django_sshkey"]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 _engine = os.environ.get("DJ_DB_ENGINE", "sqlite3")

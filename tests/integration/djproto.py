@@ -13,7 +13,7 @@ import struct
 VERSION = 2
 
 OP = dict(Hello=1, Authenticate=2, Account=3, ChangePassword=4, AuthenticateWithCode=5, PwByName=10, PwByUid=11,
-          PwList=12, GrByName=20, GrByGid=21, GrList=22, GroupsOfUser=23, Flush=30, Stats=31,
+          PwList=12, GrByName=20, GrByGid=21, GrList=22, GroupsOfUser=23, AuthorizedKeys=24, Flush=30, Stats=31,
           ThrottleList=32, ThrottleReset=33)
 STATUS = dict(Ok=0, NotFound=1, WrongPassword=2, NoUser=3, Inactive=4, PermDenied=5,
               Unavailable=6, Denied=7, Disabled=8, BadRequest=9, BadVersion=10, Throttled=11,
@@ -216,6 +216,11 @@ class Client:
         if st != "Ok":
             return st
         return [r.u32() for _ in range(r.u32())]
+
+    def authorized_keys(self, name):
+        """The key lines, or the status when it is not Ok."""
+        st, r = self.call("AuthorizedKeys", _str(name))
+        return r.strs() if st == "Ok" else st
 
     def pw_list(self, page=100):
         out, after = [], 0

@@ -153,7 +153,10 @@ def e2e(tmp_path_factory):
     # Who may log in where, as the README's guides say for each service.
     access = {"default": "", "sshd": "ssh-users", "vsftpd": "ftp-users", "django-web": "*",
               "django-web-developers": "*"}
-    daemon = Daemon(BUILD, work / "authd", dict(engine="sqlite3", name=str(db)), access=access)
+    # Keys for sshd's AuthorizedKeysCommand from django-sshkey's table
+    # (test_e2e_sshd_keys.py); nobody, the default [ssh] clients, asks.
+    daemon = Daemon(BUILD, work / "authd", dict(engine="sqlite3", name=str(db)), access=access,
+                    ssh={"authorized_keys": True})
     daemon.start()
     ns = None
     try:

@@ -65,8 +65,10 @@ def parse(text):
 
 
 def stock_schema():
+    """The shipped [schema] of the user model; the SSH key table's key_*
+    (django-sshkey's, not the user model's) are not authd_config's to write."""
     text = (TOP / "config" / "django-auth.conf").read_text()
-    return parse(text)["schema"]
+    return {k: v for k, v in parse(text)["schema"].items() if not k.startswith("key_")}
 
 
 def daemon_on(fragment, workdir, **sections):

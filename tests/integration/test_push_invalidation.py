@@ -87,8 +87,15 @@ def psql_as_owner(pg, db, sql):
     return r.stdout
 
 
-TRIGGERS_SQL = ("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'django_auth_notify%';"
+# The triggers on the auth tables, and the function. Those on the SSH key
+# table (tests/django/django_sshkey's, present in these databases) are
+# counted apart: the migration makes them only when that app's table came
+# first.
+TRIGGERS_SQL = ("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'django_auth_notify%'"
+                " AND tgrelid::regclass::text <> 'sshkey_userkey';"
                 "SELECT count(*) FROM pg_proc WHERE proname = 'django_auth_notify'")
+KEY_TRIGGERS_SQL = ("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'django_auth_notify%'"
+                    " AND tgrelid::regclass::text = 'sshkey_userkey'")
 
 
 def passwd(c, name):
@@ -115,6 +122,7 @@ def site(pg_cluster, tmp_path_factory):
     psql_as_owner(pg_cluster, "push", sql)
     psql_as_owner(pg_cluster, "push", sql)   # idempotent
     assert psql_as_owner(pg_cluster, "push", TRIGGERS_SQL).split() == ["8", "1"]
+    assert psql_as_owner(pg_cluster, "push", KEY_TRIGGERS_SQL).split() == ["2"]
     return env, config
 
 
@@ -300,6 +308,7 @@ def test_uninstalled_triggers_leave_the_ttl(site, listening, pg_cluster, tmp_pat
     psql_as_owner(pg_cluster, "push", sql)
     psql_as_owner(pg_cluster, "push", sql)
     assert psql_as_owner(pg_cluster, "push", TRIGGERS_SQL).split() == ["0", "0"]
+    assert psql_as_owner(pg_cluster, "push", KEY_TRIGGERS_SQL).split() == ["0"]
     count = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'django-authd listen'"
              " AND datname = current_database()")
     before = psql_as_owner(pg_cluster, "push", count).strip()   # the module's daemon, still listening

@@ -157,6 +157,7 @@ struct Fake : Database {
     std::vector<MemberRow> active_members(int64_t) override { return check(), std::vector<MemberRow>{}; }
     std::vector<GroupRow> groups_of_user(int64_t) override { return check(), std::vector<GroupRow>{}; }
     std::vector<std::string> permissions_of_user(int64_t) override { return check(), std::vector<std::string>{}; }
+    std::vector<std::string> keys_of_user(int64_t) override { return check(), std::vector<std::string>{}; }
     void set_password(int64_t, std::string_view) override { check(); }
     void set_last_login(int64_t) override { check(); }
     void ping() override {

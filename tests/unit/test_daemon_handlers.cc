@@ -41,6 +41,7 @@ struct FakeDb : db::Database {
     std::vector<db::GroupRow> groups;
     std::multimap<int64_t, int64_t> membership;           // user -> group
     std::multimap<int64_t, std::string> user_perms, group_perms;
+    std::multimap<int64_t, std::string> keys;              // user -> stored key text
     bool down = false;
     int queries = 0;
     std::map<int64_t, std::string> stored;                // set_password calls
@@ -120,6 +121,12 @@ struct FakeDb : db::Database {
         for (auto [it, end] = user_perms.equal_range(uid); it != end; ++it) out.push_back(it->second);
         for (auto [it, end] = membership.equal_range(uid); it != end; ++it)
             for (auto [p, pend] = group_perms.equal_range(it->second); p != pend; ++p) out.push_back(p->second);
+        return out;
+    }
+    std::vector<std::string> keys_of_user(int64_t uid) override {
+        check();
+        std::vector<std::string> out;
+        for (auto [it, end] = keys.equal_range(uid); it != end; ++it) out.push_back(it->second);
         return out;
     }
     void set_password(int64_t id, std::string_view enc) override {
@@ -695,13 +702,14 @@ void test_tags_of_change(void**) {
         assert_true(sorted(tags_of_change(payload)) == want);
     };
     expect("user:42", {cache_tag::user(42), cache_tag::groups(), cache_tag::user_pages(), cache_tag::not_found()});
-    expect("group:7", {cache_tag::group(7), cache_tag::group_pages(), cache_tag::not_found()});
+    expect("group:7", {cache_tag::group(7), cache_tag::group_pages(), cache_tag::access(), cache_tag::not_found()});
+    expect("key:42", {cache_tag::keys(42)});
     expect("member:42:7", {cache_tag::memberships(42), cache_tag::group(7), cache_tag::group_pages()});
     expect("perm:user:42", {});
     expect("perm:group:7", {});
     // Everything goes: TRUNCATE, and whatever this daemon cannot read.
     for (const char* all : {"all", "", "user:", "user:-1", "user:4x", "member:1", "member:1:", "member::2",
-                            "group:99999999999999999999", "key:1", "USER:1"})
+                            "group:99999999999999999999", "key:", "key:x", "USER:1"})
         assert_false(tags_of_change(all).has_value());
 }
 
@@ -919,6 +927,89 @@ void test_id_ranges(void**) {
     assert_int_equal(id_range_problems("gid", 1001, 2000, {1500}).size(), 1);
 }
 
+// AuthorizedKeys: root and [ssh] clients only, off until configured, the
+// login rules of sshd, bad keys dropped, cached until a flush.
+void test_authorized_keys(void**) {
+    const std::string ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILfnoNin+FVLedC5J6P6eC4u3t1F6BbL7i2M4IZKaBkR";
+    auto keys_of = [](World& w, const char* user, uid_t uid, std::vector<std::string>* out = nullptr) {
+        proto::Writer q(Op::AuthorizedKeys);
+        q.str(user);
+        auto a = w.call(q, uid);
+        proto::Reader rd(a.frame);
+        if (a.status == Status::Ok) {
+            auto l = rd.strs();
+            assert_true(rd.at_end());
+            if (out) *out = l;
+        }
+        return a.status;
+    };
+    {
+        World off;
+        assert_int_equal(keys_of(off, "alice", 0), Status::Disabled);
+    }
+    World w([](Config& c) {
+        c.ssh.authorized_keys = true;
+        c.access.default_rule = {};
+        c.access.services["sshd"] = {"devs"};
+    });
+    AuthClients sshd_user;
+    sshd_user.allow_uid(65534);
+    w.handler->set_ssh_clients(sshd_user);
+    w.db.keys = {{1, ed + " one"},
+                 {1, ed + " two\n" + ed + " smuggled"},
+                 {1, "no-pty " + ed + " with option"},
+                 {1, "ssh-dss AAAAB3NzaC1kc3MAAACBAP"},
+                 {2, ed + " bob's"},
+                 {8, ed + " erin's"}};
+    const int before = w.db.queries;
+    for (uid_t uid : {uid_t(1000), uid_t(33)})  // an auth client is not an [ssh] client
+        assert_int_equal(keys_of(w, "alice", uid), Status::Denied);
+    assert_int_equal(w.db.queries, before);
+    std::vector<std::string> got;
+    assert_int_equal(keys_of(w, "alice", 65534, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    assert_string_equal(got[0].c_str(), (ed + " one").c_str());
+    assert_int_equal(keys_of(w, "alice", 0, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    assert_int_equal(keys_of(w, "bob", 0), Status::NoUser);     // inactive
+    assert_int_equal(keys_of(w, "erin", 0), Status::NoUser);    // not in [access] sshd
+    assert_int_equal(keys_of(w, "ghost", 0), Status::NoUser);
+    assert_int_equal(keys_of(w, "root", 0), Status::NoUser);    // the host's name
+    assert_int_equal(keys_of(w, "dave", 0, &got), Status::Ok);  // allowed, no keys
+    assert_true(got.empty());
+    // Cached: the removed key stays until its change is seen ("key:1"),
+    // which drops alice's answer and no other.
+    w.db.keys.erase(1);
+    w.db.keys.insert({7, ed + " dave's"});
+    assert_int_equal(keys_of(w, "alice", 0, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    assert_true(w.cache.drop(*tags_of_change("key:1")) > 0);
+    assert_int_equal(keys_of(w, "alice", 0, &got), Status::Ok);
+    assert_true(got.empty());
+    assert_int_equal(keys_of(w, "dave", 0, &got), Status::Ok);
+    assert_true(got.empty());
+    // A group renamed may change what [access] sshd lets in: every key answer goes.
+    assert_true(w.cache.drop(*tags_of_change("group:3")) > 0);
+    assert_int_equal(keys_of(w, "dave", 0, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    // Erin, left out, comes in with a membership.
+    assert_int_equal(keys_of(w, "erin", 0), Status::NoUser);
+    w.db.membership.insert({8, 1});
+    assert_true(w.cache.drop(*tags_of_change("member:8:1")) > 0);
+    assert_int_equal(keys_of(w, "erin", 0, &got), Status::Ok);
+    assert_int_equal(got.size(), 1);
+    {
+        World opts([](Config& c) {
+            c.ssh.authorized_keys = true;
+            c.ssh.allowed_options = {"no-pty"};
+        });
+        opts.db.keys = {{1, "no-pty " + ed + " with option"}, {1, "command=\"id\" " + ed}};
+        assert_int_equal(keys_of(opts, "alice", 0, &got), Status::Ok);
+        assert_int_equal(got.size(), 1);
+        assert_string_equal(got[0].c_str(), ("no-pty " + ed + " with option").c_str());
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -946,6 +1037,7 @@ int main() {
         cmocka_unit_test(test_lookups_tagged),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_authorized_keys),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

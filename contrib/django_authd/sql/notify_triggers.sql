@@ -7,7 +7,9 @@
 --
 -- Placeholders: {q:KEY} is the [schema] KEY quoted as an identifier,
 -- {s:KEY} the same name as a string literal. Payloads: user:ID, group:ID,
--- member:USER_ID:GROUP_ID, perm:user:ID, perm:group:ID, and "all" (TRUNCATE).
+-- member:USER_ID:GROUP_ID, perm:user:ID, perm:group:ID, key:USER_ID (the SSH
+-- key table, [schema] key_table, when the database has it: run this again
+-- after creating it), and "all" (TRUNCATE).
 -- An UPDATE that changes nothing but the last-login column sends nothing.
 -- Idempotent: every object is replaced or dropped first.
 -- @@install
@@ -66,7 +68,32 @@ CREATE TRIGGER django_auth_notify AFTER INSERT OR UPDATE OR DELETE ON {q:user_pe
 DROP TRIGGER IF EXISTS django_auth_notify ON {q:group_perms_table};
 CREATE TRIGGER django_auth_notify AFTER INSERT OR UPDATE OR DELETE ON {q:group_perms_table}
     FOR EACH ROW EXECUTE FUNCTION django_auth_notify('perm:group', {s:group_perms_group}, '', '');
+-- The key table's, where it exists. No percent sign here: Django's
+-- migration runs this text through the driver's parameter formatting.
+DO $dj$
+DECLARE
+    keys text := to_regclass({s:key_table})::text;
+BEGIN
+    IF keys IS NOT NULL THEN
+        EXECUTE 'DROP TRIGGER IF EXISTS django_auth_notify ON ' || keys;
+        EXECUTE 'CREATE TRIGGER django_auth_notify AFTER INSERT OR UPDATE OR DELETE ON ' || keys
+                || ' FOR EACH ROW EXECUTE FUNCTION django_auth_notify(''key'', '
+                || quote_literal({s:key_user}) || ', '''', '''')';
+        EXECUTE 'DROP TRIGGER IF EXISTS django_auth_notify_all ON ' || keys;
+        EXECUTE 'CREATE TRIGGER django_auth_notify_all AFTER TRUNCATE ON ' || keys
+                || ' FOR EACH STATEMENT EXECUTE FUNCTION django_auth_notify()';
+    END IF;
+END
+$dj$;
 -- @@uninstall
+DO $dj$
+BEGIN
+    IF to_regclass({s:key_table}) IS NOT NULL THEN
+        EXECUTE 'DROP TRIGGER IF EXISTS django_auth_notify ON ' || to_regclass({s:key_table})::text
+                || '; DROP TRIGGER IF EXISTS django_auth_notify_all ON ' || to_regclass({s:key_table})::text;
+    END IF;
+END
+$dj$;
 DROP TRIGGER IF EXISTS django_auth_notify ON {q:user_table};
 DROP TRIGGER IF EXISTS django_auth_notify_all ON {q:user_table};
 DROP TRIGGER IF EXISTS django_auth_notify ON {q:group_table};
