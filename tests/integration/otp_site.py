@@ -10,6 +10,9 @@ way django-otp makes them, and is the oracle for codes and verification.
     otp_site.py verify USER CODE     TOTPDevice.verify_token (JSON: true/false)
     otp_site.py device USER          a confirmed TOTP device for an existing user
     otp_site.py reset USER           the device as new: last_t -1, drift 0, no throttling
+    otp_site.py serve                the commands above, one JSON list a line on
+                                     stdin, each answered by a JSON line (one
+                                     Django start for a whole test module)
 """
 import json
 import sys
@@ -28,7 +31,9 @@ def device(user):
     return TOTPDevice.objects.filter(user__username=user, confirmed=True).order_by("id").first()
 
 
-def main():
+def run(argv):
+    """The answer to one command line (argv without the program)."""
+    sys.argv = [sys.argv[0]] + [str(a) for a in argv]
     cmd = sys.argv[1]
     if cmd == "setup":
         from django.core.management import call_command
@@ -38,7 +43,7 @@ def main():
             user = User.objects.create_user(u["username"], password=u["password"])
             for d in u.get("devices", []):
                 TOTPDevice.objects.create(user=user, name=d.get("name", "phone"), **d.get("fields", {}))
-        print(json.dumps(True))
+        return True
     elif cmd == "codes":
         d = device(sys.argv[2])
         now = int(time.time())
@@ -48,21 +53,26 @@ def main():
             code = totp(d.bin_key, d.step, d.t0, d.digits, d.drift + off)
             t = (now - d.t0) // d.step + d.drift + off
             out.append(dict(code=str(code).zfill(d.digits), t=t))
-        print(json.dumps(out))
+        return out
     elif cmd == "row":
         d = device(sys.argv[2])
-        print(json.dumps(dict(last_t=d.last_t, drift=d.drift)))
+        return dict(last_t=d.last_t, drift=d.drift)
     elif cmd == "device":
         from django.core.management import call_command
         call_command("migrate", verbosity=0)
         TOTPDevice.objects.create(user=User.objects.get(username=sys.argv[2]), name="phone")
-        print(json.dumps(True))
+        return True
     elif cmd == "reset":
         TOTPDevice.objects.filter(user__username=sys.argv[2]).update(
             last_t=-1, drift=0, throttling_failure_count=0, throttling_failure_timestamp=None)
-        print(json.dumps(True))
+        return True
     elif cmd == "verify":
-        print(json.dumps(device(sys.argv[2]).verify_token(sys.argv[3])))
+        return device(sys.argv[2]).verify_token(sys.argv[3])
+    raise SystemExit("unknown command %r" % cmd)
 
 
-main()
+if sys.argv[1] == "serve":
+    for line in sys.stdin:
+        print(json.dumps(run(json.loads(line))), flush=True)
+else:
+    print(json.dumps(run(sys.argv[1:])))

@@ -35,15 +35,28 @@ PW = {u["username"]: u["password"] for u in USERS}
 
 
 class Site:
+    """The site's Django, one process kept for the module (otp_site.py serve)."""
+
     def __init__(self, env, db_section):
         self.env = dict(env, DJANGO_SETTINGS_MODULE="otp_settings", DJ_PBKDF2_ITERATIONS="1000")
         self.db_section = db_section
+        self.proc = None
 
     def django(self, *args):
-        r = subprocess.run(["/usr/bin/python3", str(HERE / "otp_site.py"), *map(str, args)], env=self.env,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stdout + r.stderr
-        return json.loads(r.stdout)
+        if self.proc is None:
+            self.proc = subprocess.Popen(["/usr/bin/python3", str(HERE / "otp_site.py"), "serve"], env=self.env,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc.stdin.write(json.dumps([str(a) for a in args]) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, "otp_site.py serve ended (its error is above)"
+        return json.loads(line)
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+            self.proc = None
 
     def codes(self, user, offsets=(0,)):
         """django-otp's codes for `user` at these step offsets (clear of a step's end)."""
@@ -74,10 +87,13 @@ def site(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("otp-site")
     if request.param == "sqlite":
         db = tmp / "db.sqlite3"
-        return make_site(tmp, django_env(db_engine="sqlite3", db_name=db), dict(engine="sqlite3", name=str(db)))
-    pg = request.getfixturevalue("pg_cluster")
-    pg.createdb("otp_site")
-    return make_site(tmp, pg.env("otp_site"), pg.db_section("otp_site"))
+        s = make_site(tmp, django_env(db_engine="sqlite3", db_name=db), dict(engine="sqlite3", name=str(db)))
+    else:
+        pg = request.getfixturevalue("pg_cluster")
+        pg.createdb("otp_site")
+        s = make_site(tmp, pg.env("otp_site"), pg.db_section("otp_site"))
+    yield s
+    s.close()
 
 
 def otp_daemon(site, tmp_path, **sections):
