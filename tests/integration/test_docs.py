@@ -79,6 +79,13 @@ def test_every_config_key_is_in_the_default_file():
     assert_same_keys(found, "config/django-auth.conf")
 
 
+def test_access_is_the_last_section_of_the_default_file():
+    """README and the package tests add a service's rule at the end of the
+    file: it must land in [access]."""
+    sections = re.findall(r"^\[([a-z]+)\]", read("config/django-auth.conf"), re.M)
+    assert sections[-1] == "access", sections
+
+
 def test_every_config_key_is_in_the_man_page():
     text = roff_text("django-auth.conf.5")
     opts = section(text, "OPTIONS")
