@@ -14,14 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// libpq messages end with a newline and may span lines: one log line.
-std::string one_line(const char* msg) {
-    std::string s = msg ? msg : "";
-    for (char& c : s)
-        if (c == '\n' || c == '\r') c = ' ';
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    return s;
-}
 
 // Waits until the socket is readable (or writable) or the deadline passes.
 bool wait_socket(PGconn* c, bool for_write, Clock::time_point deadline) {
@@ -70,6 +62,14 @@ std::string describe_of(const PostgresEngine::Params& params) {
 }
 
 }  // namespace
+
+std::string one_line(const char* msg) {
+    std::string s = msg ? msg : "";
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s;
+}
 
 PostgresEngine::Params PostgresEngine::conninfo(const DatabaseConfig& cfg, const std::string& over) {
     // Extra conninfo first; our own keys override; then `over`'s.

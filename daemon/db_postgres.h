@@ -32,6 +32,9 @@ extern "C" void PQfinish(PGconn* conn);
 
 namespace dj::db {
 
+// A libpq message (they end with a newline and may span lines) as one log line.
+std::string one_line(const char* msg);
+
 class PostgresEngine : public Engine {
 public:
     PostgresEngine(const DatabaseConfig& cfg, int pool_size);

@@ -23,14 +23,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kChannel = "django_auth";
 constexpr int kStatementTimeoutMs = 10000;
 
-std::string one_line(const char* msg) {
-    std::string s = msg ? msg : "";
-    for (char& c : s)
-        if (c == '\n' || c == '\r') c = ' ';
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    return s;
-}
-
 // Sleeps `d` unless asked to stop first; true when asked.
 bool nap(std::stop_token stop, std::chrono::milliseconds d) {
     std::mutex m;

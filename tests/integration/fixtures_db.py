@@ -210,3 +210,36 @@ def pg_population(pg_cluster, tmp_path_factory):
 
     expected = build_population(pg_cluster.env("site"), pg_cluster.env("site_copy"), spec, d, copy)
     return Population("postgresql", pg_cluster.db_section("site"), spec, expected, pg_cluster.env("site"))
+
+
+class PgBouncer:
+    """PgBouncer in transaction pooling mode in front of `cluster`'s database
+    `dbname` (the same name for clients), on 127.0.0.1:port, for the role
+    django; .stop() ends it and removes its directory."""
+    BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+
+    def __init__(self, cluster, dbname, pool_size, ports=(19000, 19999)):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="djauth-pgb-"))
+        self.port = free_port(*ports)
+        (self.dir / "userlist.txt").write_text('"django" "%s"\n' % DJANGO_PASSWORD)
+        (self.dir / "pgbouncer.ini").write_text(
+            "[databases]\n%s = host=%s port=%d dbname=%s\n"
+            "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
+            "auth_type = scram-sha-256\nauth_file = %s/userlist.txt\npool_mode = transaction\n"
+            "default_pool_size = %d\nmax_client_conn = 200\nserver_reset_query =\n"
+            "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n"
+            % (dbname, cluster.sock, cluster.port, dbname, self.port, self.dir, pool_size, self.dir, self.dir))
+        shutil.chown(self.dir, "postgres", "postgres")
+        for f in self.dir.iterdir():
+            shutil.chown(f, "postgres", "postgres")
+        self.proc = subprocess.Popen(["runuser", "-u", "postgres", "--", self.BINARY, str(self.dir / "pgbouncer.ini")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)

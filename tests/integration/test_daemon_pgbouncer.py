@@ -2,48 +2,22 @@
 workers share one server connection, so any session state or named prepared
 statement would break. Skipped when pgbouncer is not installed (Debian
 package pgbouncer)."""
-import pathlib
-import shutil
-import subprocess
-import tempfile
 import threading
-import time
 
 import pytest
 
 from conftest import BUILD
 from fixtures_daemon import Daemon
-from fixtures_db import DJANGO_PASSWORD, free_port
+from fixtures_db import PgBouncer
 
-PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 AUTH_MAP = {"Ok": True, "WrongPassword": False, "NoUser": None}
 
 
 @pytest.fixture(scope="module")
 def pgbouncer(pg_population, pg_cluster):
-    d = pathlib.Path(tempfile.mkdtemp(prefix="djauth-pgb-"))
-    port = free_port(19000, 19499)
-    (d / "userlist.txt").write_text('"django" "%s"\n' % DJANGO_PASSWORD)
-    (d / "pgbouncer.ini").write_text(
-        "[databases]\nsite = host=%s port=%d dbname=site\n"
-        "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
-        "auth_type = scram-sha-256\nauth_file = %s/userlist.txt\npool_mode = transaction\n"
-        "default_pool_size = 1\nmax_client_conn = 200\nserver_reset_query =\n"
-        "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n"
-        % (pg_cluster.sock, pg_cluster.port, port, d, d, d))
-    shutil.chown(d, "postgres", "postgres")
-    for f in d.iterdir():
-        shutil.chown(f, "postgres", "postgres")
-    proc = subprocess.Popen(["runuser", "-u", "postgres", "--", PGBOUNCER, str(d / "pgbouncer.ini")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    yield port, d
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    shutil.rmtree(d, ignore_errors=True)
+    bouncer = PgBouncer(pg_cluster, "site", pool_size=1, ports=(19000, 19499))
+    yield bouncer.port, bouncer.dir
+    bouncer.stop()
 
 
 def test_transaction_pooling(pg_population, pgbouncer, tmp_path):

@@ -27,7 +27,7 @@ import pytest
 
 from conftest import BUILD
 from fixtures_daemon import Daemon, write_config
-from fixtures_db import DJANGO_PASSWORD, PG_BIN, PgCluster, free_port
+from fixtures_db import PG_BIN, PgBouncer, PgCluster, free_port
 from test_push_invalidation import django, eventually, members, print_sql, psql_as_owner, wait_log
 
 DEADLINE = 4.0
@@ -35,7 +35,6 @@ DEADLINE = 4.0
 # schedule (wal_retrieve_retry_interval, 5 s): a change waits for that.
 RECONNECT_DEADLINE = 20.0
 CACHE = {"positive_ttl": 3600, "negative_ttl": 3600}
-PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
 SEED = """
 from django.contrib.auth.models import Group, User
@@ -117,22 +116,8 @@ def _topology(primary, tmp_path_factory):
 
 
 def _hosts(primary, replica, env, tmp_path_factory):
-    bouncer_dir = pathlib.Path(tempfile.mkdtemp(prefix="djauth-pgb-"))
-    bouncer_port = free_port(19500, 19999)
-    (bouncer_dir / "userlist.txt").write_text('"django" "%s"\n' % DJANGO_PASSWORD)
-    (bouncer_dir / "pgbouncer.ini").write_text(
-        "[databases]\nsite = host=%s port=%d dbname=site\n"
-        "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
-        "auth_type = scram-sha-256\nauth_file = %s/userlist.txt\npool_mode = transaction\n"
-        "default_pool_size = 2\nmax_client_conn = 100\nserver_reset_query =\n"
-        "logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n"
-        % (primary.sock, primary.port, bouncer_port, bouncer_dir, bouncer_dir, bouncer_dir))
-    shutil.chown(bouncer_dir, "postgres", "postgres")
-    for f in bouncer_dir.iterdir():
-        shutil.chown(f, "postgres", "postgres")
-    bouncer = subprocess.Popen(["runuser", "-u", "postgres", "--", PGBOUNCER, str(bouncer_dir / "pgbouncer.ini")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    database = dict(primary.db_section("site"), host="127.0.0.1", port=str(bouncer_port),
+    bouncer = PgBouncer(primary, "site", pool_size=2, ports=(19500, 19999))
+    database = dict(primary.db_section("site"), host="127.0.0.1", port=str(bouncer.port),
                     replica="host=%s port=%d" % (replica.sock, replica.port),
                     listen="host=%s port=%d" % (primary.sock, primary.port))
     daemons = []
@@ -149,12 +134,7 @@ def _hosts(primary, replica, env, tmp_path_factory):
         for dm in daemons:
             dm.stop()
             dm.cleanup()
-        bouncer.terminate()
-        try:
-            bouncer.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            bouncer.kill()
-        shutil.rmtree(bouncer_dir, ignore_errors=True)
+        bouncer.stop()
 
 
 def on_every_host(daemons, probe, want, deadline=DEADLINE):
